@@ -1,0 +1,1 @@
+//! The wxoa callback service.

@@ -1,0 +1,2 @@
+//! The `wxoa` command line.
+fn main() {}
