@@ -1,1 +1,439 @@
-//! (in progress)
+//! The inbound push model: the common header, ordinary messages (PROTOCOL.md §5) and dedup keys.
+//!
+//! [`Inbound::parse`] reads a plaintext push (after decryption in compat/safe mode). Only the
+//! header's `ToUserName` and `FromUserName` are required; everything else is lenient: a missing
+//! or unknown `MsgType`/`Event` gives an `Unknown` variant, a number that does not parse becomes
+//! `None`, extra fields are ignored by the typed view and kept in [`Inbound::root`].
+
+use std::str::FromStr;
+
+use crate::event::Event;
+use crate::xml::{self, Element};
+
+/// One pushed message or event, with its raw fields kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    /// The account's original ID (`gh_…`); the reply's `FromUserName`.
+    pub to_user_name: String,
+    /// The sender's openid; the reply's `ToUserName`.
+    pub from_user_name: String,
+    /// Unix seconds; 0 when missing or unparseable.
+    pub create_time: i64,
+    /// `MsgType` as sent (e.g. `text`, `event`); empty when missing.
+    pub msg_type: String,
+    /// The typed view.
+    pub kind: Kind,
+    /// The whole `<xml>` element, for fields the typed view does not cover.
+    pub root: Element,
+}
+
+/// What a push is: an ordinary message or an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// `MsgType` other than `event` (including a missing one, as [`Message::Unknown`]).
+    Message(Message),
+    /// `MsgType` = `event`.
+    Event(Event),
+}
+
+/// Why a push could not be read.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// The body is not an acceptable XML document.
+    #[error("cannot read the push body: {0}")]
+    Xml(#[from] xml::XmlError),
+    /// A required header field is missing or empty.
+    #[error(
+        "push has no <{0}>; a safe-mode envelope must be decrypted before it is parsed as a message"
+    )]
+    MissingField(&'static str),
+    /// The root element is not `<xml>`.
+    #[error("push root element is <{found}>, expected <xml>")]
+    NotXmlRoot {
+        /// The root element's name.
+        found: String,
+    },
+}
+
+/// An ordinary (non-event) message, typed by `MsgType`.
+///
+/// Required strings are empty when missing; numbers are `None` when missing or unparseable.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// `text`: `Content` as sent (not trimmed).
+    Text {
+        /// The text, exactly as sent.
+        content: String,
+        /// `MsgId`.
+        msg_id: Option<u64>,
+        /// `bizmsgmenuid`: the id of the tapped `msgmenu` option.
+        biz_msg_menu_id: Option<i64>,
+    },
+    /// `image`.
+    Image {
+        /// `PicUrl`.
+        pic_url: String,
+        /// `MediaId` (downloadable for 3 days).
+        media_id: String,
+        /// `MsgId`.
+        msg_id: Option<u64>,
+    },
+    /// `voice`.
+    Voice {
+        /// `MediaId`.
+        media_id: String,
+        /// `Format` (`amr`, `speex`).
+        format: String,
+        /// `MediaId16K` (newer pushes only).
+        media_id_16k: Option<String>,
+        /// `Recognition` (only with speech recognition enabled; often empty).
+        recognition: Option<String>,
+        /// `MsgId`.
+        msg_id: Option<u64>,
+    },
+    /// `video`.
+    Video {
+        /// `MediaId`.
+        media_id: String,
+        /// `ThumbMediaId`.
+        thumb_media_id: String,
+        /// `MsgId`.
+        msg_id: Option<u64>,
+    },
+    /// `shortvideo`.
+    ShortVideo {
+        /// `MediaId`.
+        media_id: String,
+        /// `ThumbMediaId`.
+        thumb_media_id: String,
+        /// `MsgId`.
+        msg_id: Option<u64>,
+    },
+    /// `location`.
+    Location {
+        /// `Location_X` (latitude).
+        latitude: Option<f64>,
+        /// `Location_Y` (longitude).
+        longitude: Option<f64>,
+        /// `Scale` (map zoom).
+        scale: Option<f64>,
+        /// `Label`, as sent.
+        label: String,
+        /// `MsgId`.
+        msg_id: Option<u64>,
+    },
+    /// `link`.
+    Link {
+        /// `Title`.
+        title: String,
+        /// `Description`.
+        description: String,
+        /// `Url`.
+        url: String,
+        /// `MsgId`.
+        msg_id: Option<u64>,
+    },
+    /// `miniprogrampage` (Mini Program customer service).
+    MiniProgramPage {
+        /// `AppId`.
+        app_id: String,
+        /// `Title`.
+        title: String,
+        /// `PagePath`.
+        page_path: String,
+        /// `ThumbUrl`.
+        thumb_url: String,
+        /// `ThumbMediaId`.
+        thumb_media_id: String,
+        /// `MsgId`.
+        msg_id: Option<u64>,
+    },
+    /// Any other or missing `MsgType`; the fields stay in [`Inbound::root`].
+    Unknown {
+        /// `MsgType` as sent (empty when missing).
+        msg_type: String,
+    },
+}
+
+impl Inbound {
+    /// Read a parsed `<xml>` root.
+    ///
+    /// Missing `MsgType`, an unknown `MsgType` or an unknown `Event` give `Unknown` variants;
+    /// numbers sent as text, missing optional fields and extra fields never fail.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::NotXmlRoot`] when the root is not `<xml>`; [`ParseError::MissingField`]
+    /// when `ToUserName` or `FromUserName` is missing or empty (a safe-mode envelope has no
+    /// `FromUserName`).
+    pub fn from_element(root: Element) -> Result<Self, ParseError> {
+        if root.name != "xml" {
+            return Err(ParseError::NotXmlRoot { found: root.name });
+        }
+        let to_user_name =
+            ident(&root, "ToUserName").ok_or(ParseError::MissingField("ToUserName"))?;
+        let from_user_name =
+            ident(&root, "FromUserName").ok_or(ParseError::MissingField("FromUserName"))?;
+        let create_time = number(&root, "CreateTime").unwrap_or(0);
+        let msg_type = ident(&root, "MsgType").unwrap_or_default();
+        let kind = if msg_type.eq_ignore_ascii_case("event") {
+            Kind::Event(Event::from_root(&root))
+        } else {
+            Kind::Message(Message::from_root(&root, &msg_type))
+        };
+        Ok(Self {
+            to_user_name,
+            from_user_name,
+            create_time,
+            msg_type,
+            kind,
+            root,
+        })
+    }
+
+    /// Parse a plaintext push body: [`xml::parse_document`] then [`Inbound::from_element`].
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::Xml`] for a document the hardened reader refuses, otherwise as
+    /// [`Inbound::from_element`].
+    pub fn parse(input: &[u8], limits: xml::XmlLimits) -> Result<Self, ParseError> {
+        let root = xml::parse_document(input, limits)?;
+        Self::from_element(root)
+    }
+
+    /// The message, when this push is one.
+    #[must_use]
+    pub fn message(&self) -> Option<&Message> {
+        match &self.kind {
+            Kind::Message(m) => Some(m),
+            Kind::Event(_) => None,
+        }
+    }
+
+    /// The event, when this push is one.
+    #[must_use]
+    pub fn event(&self) -> Option<&Event> {
+        match &self.kind {
+            Kind::Event(e) => Some(e),
+            Kind::Message(_) => None,
+        }
+    }
+
+    /// `MsgId` (ordinary messages) or `MsgID` (template/mass job events), as a 64-bit integer.
+    #[must_use]
+    pub fn msg_id(&self) -> Option<u64> {
+        number(&self.root, "MsgId").or_else(|| number(&self.root, "MsgID"))
+    }
+
+    /// The `Event` field as sent (trimmed), e.g. `subscribe` or `SCAN`.
+    #[must_use]
+    pub fn event_name(&self) -> Option<&str> {
+        self.root.child_text("Event").map(str::trim)
+    }
+
+    /// `EventKey` as sent (the `qrscene_` prefix of a QR-code subscribe is kept).
+    #[must_use]
+    pub fn event_key(&self) -> Option<&str> {
+        self.root.child_text("EventKey")
+    }
+
+    /// The text message's `Content`, as sent.
+    #[must_use]
+    pub fn content(&self) -> Option<&str> {
+        self.root.child_text("Content")
+    }
+
+    /// `MediaId` of a media message.
+    #[must_use]
+    pub fn media_id(&self) -> Option<&str> {
+        self.root.child_text("MediaId")
+    }
+
+    /// The text of any top-level field; `None` when missing or empty.
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.root.child_text(name)
+    }
+
+    /// The key under which retries of this push are recognised (PROTOCOL.md §7.3).
+    ///
+    /// Messages: `to|from|MsgId`. Events: `to|from|CreateTime|Event|EventKey` (empty parts when
+    /// missing). A message without a usable `MsgId` falls back to `to|from|CreateTime|MsgType`.
+    #[must_use]
+    pub fn dedup_key(&self) -> String {
+        let (to, from) = (&self.to_user_name, &self.from_user_name);
+        match (&self.kind, self.msg_id()) {
+            (Kind::Event(_), _) => format!(
+                "{to}|{from}|{}|{}|{}",
+                self.create_time,
+                self.event_name().unwrap_or(""),
+                self.event_key().unwrap_or("")
+            ),
+            (Kind::Message(_), Some(id)) => format!("{to}|{from}|{id}"),
+            (Kind::Message(_), None) => {
+                format!("{to}|{from}|{}|{}", self.create_time, self.msg_type)
+            }
+        }
+    }
+}
+
+impl Message {
+    /// Type the fields of `root` according to `msg_type` (matched case-insensitively).
+    pub(crate) fn from_root(root: &Element, msg_type: &str) -> Self {
+        let msg_id = || number(root, "MsgId");
+        match msg_type.to_ascii_lowercase().as_str() {
+            "text" => Message::Text {
+                content: string(root, "Content"),
+                msg_id: msg_id(),
+                biz_msg_menu_id: number(root, "bizmsgmenuid"),
+            },
+            "image" => Message::Image {
+                pic_url: string(root, "PicUrl"),
+                media_id: string(root, "MediaId"),
+                msg_id: msg_id(),
+            },
+            "voice" => Message::Voice {
+                media_id: string(root, "MediaId"),
+                format: string(root, "Format"),
+                media_id_16k: opt_string(root, "MediaId16K"),
+                recognition: opt_string(root, "Recognition"),
+                msg_id: msg_id(),
+            },
+            "video" => Message::Video {
+                media_id: string(root, "MediaId"),
+                thumb_media_id: string(root, "ThumbMediaId"),
+                msg_id: msg_id(),
+            },
+            "shortvideo" => Message::ShortVideo {
+                media_id: string(root, "MediaId"),
+                thumb_media_id: string(root, "ThumbMediaId"),
+                msg_id: msg_id(),
+            },
+            "location" => Message::Location {
+                latitude: float(root, "Location_X"),
+                longitude: float(root, "Location_Y"),
+                scale: float(root, "Scale"),
+                label: string(root, "Label"),
+                msg_id: msg_id(),
+            },
+            "link" => Message::Link {
+                title: string(root, "Title"),
+                description: string(root, "Description"),
+                url: string(root, "Url"),
+                msg_id: msg_id(),
+            },
+            "miniprogrampage" => Message::MiniProgramPage {
+                app_id: string(root, "AppId"),
+                title: string(root, "Title"),
+                page_path: string(root, "PagePath"),
+                thumb_url: string(root, "ThumbUrl"),
+                thumb_media_id: string(root, "ThumbMediaId"),
+                msg_id: msg_id(),
+            },
+            _ => Message::Unknown {
+                msg_type: msg_type.to_owned(),
+            },
+        }
+    }
+}
+
+/// An identifier-like field (trimmed), `None` when missing or blank.
+pub(crate) fn ident(el: &Element, name: &str) -> Option<String> {
+    el.child_text(name).map(|t| t.trim().to_owned())
+}
+
+/// A string field as sent; empty when missing.
+pub(crate) fn string(el: &Element, name: &str) -> String {
+    el.child(name).map(|c| c.text.clone()).unwrap_or_default()
+}
+
+/// An optional string field as sent; `None` when missing or blank.
+pub(crate) fn opt_string(el: &Element, name: &str) -> Option<String> {
+    el.child_text(name).map(str::to_owned)
+}
+
+/// A number field parsed leniently: surrounding whitespace ignored, anything unparseable is `None`.
+pub(crate) fn number<T: FromStr>(el: &Element, name: &str) -> Option<T> {
+    el.child(name).and_then(|c| c.text.trim().parse().ok())
+}
+
+/// A finite floating-point field (`NaN`/`inf` spellings are treated as unparseable).
+pub(crate) fn float(el: &Element, name: &str) -> Option<f64> {
+    number::<f64>(el, name).filter(|f| f.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::XmlLimits;
+
+    fn parse(s: &str) -> Result<Inbound, ParseError> {
+        Inbound::parse(s.as_bytes(), XmlLimits::default())
+    }
+
+    #[test]
+    fn text_message_header_and_body() {
+        let m = parse(
+            "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName>\
+             <CreateTime>1348831860</CreateTime><MsgType><![CDATA[text]]></MsgType>\
+             <Content><![CDATA[ hi ]]></Content><MsgId>6054768590064713728</MsgId></xml>",
+        )
+        .unwrap();
+        assert_eq!(m.to_user_name, "gh_1");
+        assert_eq!(m.from_user_name, "o1");
+        assert_eq!(m.create_time, 1_348_831_860);
+        assert_eq!(
+            m.kind,
+            Kind::Message(Message::Text {
+                content: " hi ".to_owned(),
+                msg_id: Some(6_054_768_590_064_713_728),
+                biz_msg_menu_id: None,
+            })
+        );
+        assert_eq!(m.dedup_key(), "gh_1|o1|6054768590064713728");
+    }
+
+    #[test]
+    fn root_must_be_xml_and_header_is_required() {
+        assert_eq!(
+            parse("<root/>"),
+            Err(ParseError::NotXmlRoot {
+                found: "root".to_owned()
+            })
+        );
+        assert_eq!(
+            parse("<xml><FromUserName>o</FromUserName></xml>"),
+            Err(ParseError::MissingField("ToUserName"))
+        );
+        assert_eq!(
+            parse("<xml><ToUserName>gh</ToUserName><FromUserName> </FromUserName></xml>"),
+            Err(ParseError::MissingField("FromUserName"))
+        );
+    }
+
+    #[test]
+    fn message_without_msg_id_falls_back_to_create_time() {
+        let m = parse(
+            "<xml><ToUserName>gh</ToUserName><FromUserName>o</FromUserName>\
+             <CreateTime>x</CreateTime><MsgType>image</MsgType></xml>",
+        )
+        .unwrap();
+        assert_eq!(m.create_time, 0);
+        assert_eq!(m.dedup_key(), "gh|o|0|image");
+    }
+
+    #[test]
+    fn float_rejects_non_finite() {
+        let root = xml::parse_document(
+            b"<xml><A>NaN</A><B>inf</B><C> 1.5 </C></xml>",
+            XmlLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(float(&root, "A"), None);
+        assert_eq!(float(&root, "B"), None);
+        assert_eq!(float(&root, "C"), Some(1.5));
+    }
+}

@@ -1,1 +1,43 @@
-//! The wxoa callback service.
+//! The wxoa callback service: the HTTP edge a 公众号's 服务器配置 points at.
+//!
+//! # Layout
+//! - [`config`]: the TOML config, env overrides and validation.
+//! - [`push`]: reading a push and writing its answer (framework-free, shared with CGI).
+//! - [`edge`]: the axum router; [`error`]: the edge's one error type.
+//! - [`app`]: shared state and the handling of one push; [`dedup`]: retries coalesced.
+//! - [`rules`]: the declarative rules and their templates; [`reload`]: hot reload.
+//! - [`clock`]: the injectable clock.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod dedup;
+pub mod edge;
+pub mod error;
+pub mod push;
+pub mod reload;
+pub mod rules;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use app::App;
+pub use config::Config;
+
+/// Serve the callback on `listener` until `shutdown` resolves, then finish the requests in
+/// flight.
+///
+/// # Errors
+/// The listener fails.
+pub async fn serve<F>(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    axum::serve(listener, edge::router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,704 @@
+//! The configuration file: parsing (TOML + `WXOA_<SECTION>__<KEY>` env overrides) and validation.
+//!
+//! [`Config::load`] reads a file, merges environment overrides over it, rejects unknown keys and
+//! checks every value once at start-up, so the rest of the server works with typed, valid data
+//! (a decoded AES key, a parsed listen address, compiled rules) and never re-checks it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+use wxoa_proto::crypto::{AesKey, MsgCrypt};
+
+use crate::rules::{RuleSet, RuleSpec};
+
+/// The environment variable that names the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "WXOA_CONFIG";
+/// The config file used when neither `--config` nor [`CONFIG_ENV`] is given.
+pub const DEFAULT_CONFIG_FILE: &str = "wxoa.toml";
+
+/// A configuration problem, naming the key and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file or an environment override does not parse or has an unknown or mistyped key.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's explanation, naming the key.
+        message: String,
+    },
+    /// A value parsed but is not acceptable.
+    #[error("{path}: {key} {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The dotted key, e.g. `account.encoding_aes_key`.
+        key: &'static str,
+        /// What is wrong, e.g. "must be 43 base64 characters, got 42".
+        message: String,
+    },
+    /// The rules do not compile.
+    #[error(transparent)]
+    Rules(#[from] crate::rules::RuleError),
+}
+
+/// `[server]`: the callback endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawServer {
+    listen: String,
+    path: String,
+    reply_deadline_ms: u64,
+    placeholder: String,
+    timestamp_skew_secs: u64,
+    max_body_bytes: usize,
+    public_url: String,
+    admin_listen: String,
+    tls_cert: String,
+    tls_key: String,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            path: "/wechat".to_owned(),
+            reply_deadline_ms: 4500,
+            placeholder: "正在处理，请稍候…".to_owned(),
+            timestamp_skew_secs: 300,
+            max_body_bytes: 1024 * 1024,
+            public_url: String::new(),
+            admin_listen: "127.0.0.1:9100".to_owned(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+        }
+    }
+}
+
+/// `[account]`: the 公众号's identity and its 服务器配置.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    #[serde(deserialize_with = "lenient_string")]
+    appid: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    secret: String,
+    #[serde(deserialize_with = "lenient_string")]
+    token: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    encoding_aes_key: String,
+    #[serde(default)]
+    require_encryption: bool,
+}
+
+/// `[api]`: the outbound API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawApi {
+    base_url: String,
+    stable_token: bool,
+    timeout_ms: u64,
+}
+
+impl Default for RawApi {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.weixin.qq.com".to_owned(),
+            stable_token: true,
+            timeout_ms: 5000,
+        }
+    }
+}
+
+/// `[store]`: persistence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStore {
+    url: String,
+    redis_url: String,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/wxoa.db".to_owned(),
+            redis_url: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    account: RawAccount,
+    #[serde(default)]
+    api: RawApi,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    rules: Vec<RuleSpec>,
+}
+
+/// Accepts a string, or a number/bool written where a string was meant (env overrides such as
+/// `WXOA_ACCOUNT__TOKEN=123456` arrive as numbers).
+fn lenient_string<'de, D>(deserializer: D) -> Result<String, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Lenient {
+        Text(String),
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    Ok(match Lenient::deserialize(deserializer)? {
+        Lenient::Text(s) => s,
+        Lenient::Int(n) => n.to_string(),
+        Lenient::Float(n) => n.to_string(),
+        Lenient::Bool(b) => b.to_string(),
+    })
+}
+
+/// `[server]`, validated.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where `wxoa serve` listens (`--listen` overrides).
+    pub listen: SocketAddr,
+    /// The callback path, starting with `/`.
+    pub path: String,
+    /// Budget before the deadline policy acts, in milliseconds.
+    pub reply_deadline_ms: u64,
+    /// Interim text for slow handlers.
+    pub placeholder: String,
+    /// Accepted clock difference between the push's timestamp and ours; 0 disables the check.
+    pub timestamp_skew_secs: u64,
+    /// Larger bodies are refused with 413.
+    pub max_body_bytes: usize,
+    /// The URL entered in 服务器配置, if known (used by diagnostics).
+    pub public_url: Option<String>,
+    /// Where health and metrics are served (never the public callback port).
+    pub admin_listen: SocketAddr,
+    /// PEM certificate chain for HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    pub tls_key: Option<PathBuf>,
+}
+
+/// `[account]`, validated.
+#[derive(Clone)]
+pub struct AccountConfig {
+    /// The AppID (`wx…`).
+    pub appid: String,
+    /// The AppSecret (empty when only the callback is used).
+    pub secret: SecretString,
+    /// The 服务器配置 Token.
+    pub token: String,
+    /// The message crypto, when an EncodingAESKey is configured.
+    pub crypt: Option<MsgCrypt>,
+    /// Refuse plaintext pushes (安全模式 only).
+    pub require_encryption: bool,
+}
+
+impl std::fmt::Debug for AccountConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountConfig")
+            .field("appid", &self.appid)
+            .field("secret", &"[redacted]")
+            .field("token", &"[redacted]")
+            .field("crypt", &self.crypt.as_ref().map(|_| "[configured]"))
+            .field("require_encryption", &self.require_encryption)
+            .finish()
+    }
+}
+
+/// `[api]`, validated.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Base URL of the platform API (point it at `wxoa mock` in tests).
+    pub base_url: String,
+    /// Use `/cgi-bin/stable_token` (default) instead of the classic `/cgi-bin/token`.
+    pub stable_token: bool,
+    /// Timeout of one API call.
+    pub timeout_ms: u64,
+}
+
+/// `[store]`, validated.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `sqlite://…` (relative to the config file's directory) or `postgres://…`.
+    pub url: String,
+    /// `redis://…` to share state across instances; `None` when unset.
+    pub redis_url: Option<String>,
+}
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub source: PathBuf,
+    /// The directory relative paths are resolved against (the file's own directory).
+    pub base_dir: PathBuf,
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[account]`.
+    pub account: AccountConfig,
+    /// `[api]`.
+    pub api: ApiConfig,
+    /// `[store]`.
+    pub store: StoreConfig,
+    /// The `[[rules]]` as written.
+    pub rule_specs: Vec<RuleSpec>,
+    /// The rules, compiled.
+    pub rules: std::sync::Arc<RuleSet>,
+}
+
+impl Config {
+    /// Read `path`, apply `WXOA_<SECTION>__<KEY>` overrides from the process environment and
+    /// validate everything.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the key and the problem.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_with_env(&text, path, Env::prefixed("WXOA_"))
+    }
+
+    /// Parse `text` as if it had been read from `path`, without environment overrides.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the key and the problem.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let raw: RawConfig = Figment::from(Toml::string(text))
+            .extract()
+            .map_err(|e| parse_error(path, e))?;
+        Self::validate(raw, path)
+    }
+
+    fn from_toml_with_env(text: &str, path: &Path, env: Env) -> Result<Self, ConfigError> {
+        // Only `SECTION__KEY` variables are overrides; `WXOA_CONFIG`, `WXOA_LOG` and the test
+        // variables are not config keys.
+        let env = env.filter(|key| key.as_str().contains("__")).split("__");
+        let raw: RawConfig = Figment::from(Toml::string(text))
+            .merge(env)
+            .extract()
+            .map_err(|e| parse_error(path, e))?;
+        Self::validate(raw, path)
+    }
+
+    fn validate(raw: RawConfig, path: &Path) -> Result<Self, ConfigError> {
+        let invalid = |key: &'static str, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message,
+        };
+        let base_dir = path
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    p.to_owned()
+                }
+            })
+            .unwrap_or_else(|| PathBuf::from("."));
+
+        let s = raw.server;
+        let listen: SocketAddr = s.listen.parse().map_err(|_| {
+            invalid(
+                "server.listen",
+                format!(
+                    "must be an address with a port such as 127.0.0.1:8080, got {:?}",
+                    s.listen
+                ),
+            )
+        })?;
+        let admin_listen: SocketAddr = s.admin_listen.parse().map_err(|_| {
+            invalid(
+                "server.admin_listen",
+                format!(
+                    "must be an address with a port such as 127.0.0.1:9100, got {:?}",
+                    s.admin_listen
+                ),
+            )
+        })?;
+        if !s.path.starts_with('/') || s.path.contains(['?', '#', ' ']) {
+            return Err(invalid(
+                "server.path",
+                format!(
+                    "must start with / and contain no ?, # or spaces, got {:?}",
+                    s.path
+                ),
+            ));
+        }
+        if !(100..=60_000).contains(&s.reply_deadline_ms) {
+            return Err(invalid(
+                "server.reply_deadline_ms",
+                format!(
+                    "must be between 100 and 60000 (the platform waits 5000 ms), got {}",
+                    s.reply_deadline_ms
+                ),
+            ));
+        }
+        if s.max_body_bytes < 1024 {
+            return Err(invalid(
+                "server.max_body_bytes",
+                format!("must be at least 1024, got {}", s.max_body_bytes),
+            ));
+        }
+        let public_url = non_empty(s.public_url);
+        if let Some(url) = &public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "server.public_url",
+                format!("must start with http:// or https://, got {url:?}"),
+            ));
+        }
+        let tls_cert = non_empty(s.tls_cert).map(|p| base_dir.join(p));
+        let tls_key = non_empty(s.tls_key).map(|p| base_dir.join(p));
+        if tls_cert.is_some() != tls_key.is_some() {
+            return Err(invalid(
+                "server.tls_cert",
+                "and server.tls_key must be set together".to_owned(),
+            ));
+        }
+
+        let a = raw.account;
+        if !looks_like_appid(&a.appid) {
+            return Err(invalid(
+                "account.appid",
+                format!(
+                    "must look like wx followed by 16 letters or digits (AppID in 设置与开发 → 基本配置), got {:?}",
+                    a.appid
+                ),
+            ));
+        }
+        if a.token.is_empty() {
+            return Err(invalid(
+                "account.token",
+                "must be set to the Token of 服务器配置".to_owned(),
+            ));
+        }
+        let crypt = if a.encoding_aes_key.is_empty() {
+            None
+        } else {
+            let key = AesKey::from_encoding_aes_key(&a.encoding_aes_key)
+                .map_err(|e| invalid("account.encoding_aes_key", key_message(&e)))?;
+            Some(MsgCrypt::from_key(key, &a.appid))
+        };
+        if a.require_encryption && crypt.is_none() {
+            return Err(invalid(
+                "account.require_encryption",
+                "needs account.encoding_aes_key (安全模式 pushes are encrypted)".to_owned(),
+            ));
+        }
+
+        let api = raw.api;
+        if !(api.base_url.starts_with("http://") || api.base_url.starts_with("https://")) {
+            return Err(invalid(
+                "api.base_url",
+                format!(
+                    "must start with http:// or https://, got {:?}",
+                    api.base_url
+                ),
+            ));
+        }
+        if api.timeout_ms == 0 {
+            return Err(invalid(
+                "api.timeout_ms",
+                "must be greater than 0".to_owned(),
+            ));
+        }
+
+        let st = raw.store;
+        let url_ok = st.url.starts_with("sqlite:")
+            || st.url.starts_with("postgres://")
+            || st.url.starts_with("postgresql://");
+        if !url_ok {
+            return Err(invalid(
+                "store.url",
+                format!(
+                    "must be sqlite://PATH or postgres://…, got {:?}",
+                    redact_url(&st.url)
+                ),
+            ));
+        }
+        let redis_url = non_empty(st.redis_url);
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(invalid(
+                "store.redis_url",
+                format!("must be redis://… or rediss://…, got {:?}", redact_url(url)),
+            ));
+        }
+
+        let rules = RuleSet::compile(&raw.rules, path)?;
+
+        Ok(Self {
+            source: path.to_owned(),
+            base_dir,
+            server: ServerConfig {
+                listen,
+                path: s.path,
+                reply_deadline_ms: s.reply_deadline_ms,
+                placeholder: s.placeholder,
+                timestamp_skew_secs: s.timestamp_skew_secs,
+                max_body_bytes: s.max_body_bytes,
+                public_url,
+                admin_listen,
+                tls_cert,
+                tls_key,
+            },
+            account: AccountConfig {
+                appid: a.appid,
+                secret: SecretString::from(a.secret),
+                token: a.token,
+                crypt,
+                require_encryption: a.require_encryption,
+            },
+            api: ApiConfig {
+                base_url: api.base_url.trim_end_matches('/').to_owned(),
+                stable_token: api.stable_token,
+                timeout_ms: api.timeout_ms,
+            },
+            store: StoreConfig {
+                url: st.url,
+                redis_url,
+            },
+            rule_specs: raw.rules,
+            rules: std::sync::Arc::new(rules),
+        })
+    }
+}
+
+/// Whether a token has the form the platform accepts in 服务器配置 (3–32 letters or digits).
+#[must_use]
+pub fn token_has_platform_form(token: &str) -> bool {
+    (3..=32).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn looks_like_appid(appid: &str) -> bool {
+    appid.len() == 18
+        && appid.starts_with("wx")
+        && appid[2..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn key_message(e: &wxoa_proto::crypto::KeyError) -> String {
+    format!("is not a valid EncodingAESKey: {e}")
+}
+
+fn non_empty(s: String) -> Option<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        None
+    } else {
+        Some(t.to_owned())
+    }
+}
+
+/// Hide the password of a `scheme://user:password@host` URL.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn parse_error(path: &Path, e: figment::Error) -> ConfigError {
+    let messages: Vec<String> = e.into_iter().map(|e| describe_figment_error(&e)).collect();
+    ConfigError::Parse {
+        path: path.to_owned(),
+        message: messages.join("; "),
+    }
+}
+
+fn describe_figment_error(e: &figment::Error) -> String {
+    let key = e.path.join(".");
+    let kind = e.kind.to_string();
+    let from_env = e
+        .metadata
+        .as_ref()
+        .is_some_and(|m| m.name.contains("environment"));
+    let origin = if from_env {
+        " (from an environment override)"
+    } else {
+        ""
+    };
+    if key.is_empty() {
+        format!("{kind}{origin}")
+    } else {
+        format!("{key}: {kind}{origin}")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[account]
+appid = "wx1234567890abcdef"
+token = "wxoatoken"
+"#;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("conf/wxoa.toml"))
+    }
+
+    #[test]
+    fn minimal_config_gets_documented_defaults() {
+        let c = load(MINIMAL).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.server.path, "/wechat");
+        assert_eq!(c.server.reply_deadline_ms, 4500);
+        assert_eq!(c.server.timestamp_skew_secs, 300);
+        assert_eq!(c.server.max_body_bytes, 1_048_576);
+        assert_eq!(c.api.base_url, "https://api.weixin.qq.com");
+        assert!(c.api.stable_token);
+        assert_eq!(c.store.url, "sqlite://data/wxoa.db");
+        assert!(c.store.redis_url.is_none());
+        assert!(c.account.crypt.is_none());
+        assert_eq!(c.base_dir, PathBuf::from("conf"));
+        assert!(c.rules.is_empty());
+    }
+
+    #[test]
+    fn short_aes_key_names_key_and_length() {
+        let text = format!(
+            "{MINIMAL}encoding_aes_key = \"{}\"\n",
+            &"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"[..42]
+        );
+        let err = load(&text).unwrap_err().to_string();
+        assert!(err.contains("account.encoding_aes_key"), "{err}");
+        assert!(err.contains("43"), "{err}");
+        assert!(err.contains("42"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let err = load(&format!("{MINIMAL}tokne = \"x\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tokne"), "{err}");
+        let err = load(&format!("{MINIMAL}[servr]\nlisten = \"1.2.3.4:5\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("servr"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (snippet, key) in [
+            ("[server]\nlisten = \"localhost\"\n", "server.listen"),
+            ("[server]\npath = \"wechat\"\n", "server.path"),
+            (
+                "[server]\nreply_deadline_ms = 5\n",
+                "server.reply_deadline_ms",
+            ),
+            ("[store]\nurl = \"mysql://x\"\n", "store.url"),
+            ("[store]\nredis_url = \"http://x\"\n", "store.redis_url"),
+            ("[api]\nbase_url = \"ftp://x\"\n", "api.base_url"),
+        ] {
+            let err = load(&format!("{MINIMAL}{snippet}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{snippet}: {err}");
+        }
+        let err = load("[account]\nappid = \"12345\"\ntoken = \"abc\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("account.appid"), "{err}");
+        let err = load(&format!("{MINIMAL}require_encryption = true\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("account.require_encryption"), "{err}");
+    }
+
+    #[test]
+    fn missing_account_section_is_named() {
+        let err = load("[server]\n").unwrap_err().to_string();
+        assert!(err.contains("account"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_win_and_numbers_become_strings() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WXOA_ACCOUNT__TOKEN", "123456");
+            jail.set_env("WXOA_SERVER__LISTEN", "0.0.0.0:9000");
+            jail.set_env("WXOA_CONFIG", "ignored.toml");
+            let c =
+                Config::from_toml_with_env(MINIMAL, Path::new("wxoa.toml"), Env::prefixed("WXOA_"))
+                    .map_err(|e| e.to_string())?;
+            assert_eq!(c.account.token, "123456");
+            assert_eq!(c.server.listen, "0.0.0.0:9000".parse().unwrap());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn env_override_with_unknown_key_is_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WXOA_ACCOUNT__SECRTE", "x");
+            let err =
+                Config::from_toml_with_env(MINIMAL, Path::new("wxoa.toml"), Env::prefixed("WXOA_"))
+                    .unwrap_err()
+                    .to_string();
+            assert!(err.contains("secrte"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_are_not_debug_printed() {
+        let c = load(&format!("{MINIMAL}secret = \"topsecretvalue\"\n")).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("topsecretvalue"));
+        assert!(!dbg.contains("wxoatoken"));
+    }
+
+    #[test]
+    fn token_form_and_url_redaction() {
+        assert!(token_has_platform_form("abc123"));
+        assert!(!token_has_platform_form("ab"));
+        assert!(!token_has_platform_form("change-me"));
+        assert_eq!(
+            redact_url("postgres://u:pw@host/db"),
+            "postgres://u:***@host/db"
+        );
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

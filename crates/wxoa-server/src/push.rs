@@ -1,0 +1,214 @@
+//! Reading a push and writing its answer, independent of the HTTP framework (shared by `serve`
+//! and `cgi`): query parameters, signature and replay checks, mode detection, decryption,
+//! parsing, and the (possibly encrypted) reply body.
+
+use serde::Deserialize;
+use wxoa_proto::envelope::encrypted_reply;
+use wxoa_proto::message::Inbound;
+use wxoa_proto::reply::Reply;
+use wxoa_proto::signature;
+use wxoa_proto::xml::{self, XmlLimits};
+
+use crate::config::AccountConfig;
+use crate::error::EdgeError;
+
+/// The query string of a verification or push request. Every field is optional here; the
+/// checks say which one is missing.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PushQuery {
+    /// sha1(token, timestamp, nonce).
+    pub signature: Option<String>,
+    /// Unix seconds, as text.
+    pub timestamp: Option<String>,
+    /// A random decimal string.
+    pub nonce: Option<String>,
+    /// The verification challenge (GET only).
+    pub echostr: Option<String>,
+    /// The sender (informational; the body's FromUserName is authoritative).
+    pub openid: Option<String>,
+    /// `aes` for 兼容/安全 mode, absent or `raw` for 明文.
+    pub encrypt_type: Option<String>,
+    /// sha1(token, timestamp, nonce, Encrypt) for encrypted pushes.
+    pub msg_signature: Option<String>,
+}
+
+/// How a push arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// 明文: plaintext XML.
+    Plain,
+    /// 兼容: plaintext fields and `<Encrypt>` in one document.
+    Compat,
+    /// 安全: only the `<Encrypt>` envelope.
+    Safe,
+}
+
+impl Mode {
+    /// `plain`, `compat` or `safe`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plain => "plain",
+            Self::Compat => "compat",
+            Self::Safe => "safe",
+        }
+    }
+
+    /// Whether replies to this push are encrypted.
+    #[must_use]
+    pub fn is_encrypted(self) -> bool {
+        !matches!(self, Self::Plain)
+    }
+}
+
+/// The limits and clock a push is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Checks {
+    /// Now, in Unix seconds.
+    pub now: i64,
+    /// Accepted |now − timestamp|; 0 disables the check.
+    pub skew_secs: u64,
+    /// XML limits (size and depth).
+    pub xml: XmlLimits,
+}
+
+/// A verified, decrypted and parsed push.
+#[derive(Debug, Clone)]
+pub struct DecodedPush {
+    /// How it arrived.
+    pub mode: Mode,
+    /// The message or event.
+    pub inbound: Inbound,
+    /// The request's nonce (reused in the encrypted reply envelope).
+    pub nonce: String,
+}
+
+fn required<'a>(value: Option<&'a String>, name: &'static str) -> Result<&'a str, EdgeError> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(EdgeError::MissingParam(name)),
+    }
+}
+
+/// Check `signature` and the replay window; returns (timestamp, nonce).
+fn check_signature<'q>(
+    account: &AccountConfig,
+    query: &'q PushQuery,
+    checks: &Checks,
+) -> Result<(&'q str, &'q str), EdgeError> {
+    let sig = required(query.signature.as_ref(), "signature")?;
+    let timestamp = required(query.timestamp.as_ref(), "timestamp")?;
+    let nonce = query.nonce.as_deref().unwrap_or("");
+    if !signature::verify(&[&account.token, timestamp, nonce], sig) {
+        return Err(EdgeError::BadSignature);
+    }
+    if checks.skew_secs > 0 {
+        let ts: i64 = timestamp.parse().map_err(|_| EdgeError::BadTimestamp)?;
+        if checks.now.abs_diff(ts) > checks.skew_secs {
+            return Err(EdgeError::StaleTimestamp);
+        }
+    }
+    Ok((timestamp, nonce))
+}
+
+/// URL verification (GET): the echostr to answer with, verbatim.
+///
+/// # Errors
+/// Missing parameters, a bad signature or a stale timestamp.
+pub fn verify_url<'q>(
+    account: &AccountConfig,
+    query: &'q PushQuery,
+    checks: &Checks,
+) -> Result<&'q str, EdgeError> {
+    check_signature(account, query, checks)?;
+    query
+        .echostr
+        .as_deref()
+        .ok_or(EdgeError::MissingParam("echostr"))
+}
+
+/// Verify, decrypt and parse a push (POST).
+///
+/// # Errors
+/// An [`EdgeError`] saying exactly what is wrong (and, where it can tell, which setting).
+pub fn decode_push(
+    account: &AccountConfig,
+    query: &PushQuery,
+    body: &[u8],
+    checks: &Checks,
+) -> Result<DecodedPush, EdgeError> {
+    let (timestamp, nonce) = check_signature(account, query, checks)?;
+    if body.len() > checks.xml.max_bytes {
+        return Err(EdgeError::TooLarge {
+            max: checks.xml.max_bytes,
+        });
+    }
+    let root =
+        xml::parse_document(body, checks.xml).map_err(|e| EdgeError::Malformed(e.to_string()))?;
+    let declared_aes = query
+        .encrypt_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("aes"));
+    let encrypt = root.child("Encrypt").map(|e| e.text.trim());
+    let (mode, inbound) = match encrypt {
+        Some(encrypt) if !encrypt.is_empty() => {
+            let msg_sig = required(query.msg_signature.as_ref(), "msg_signature")?;
+            if !signature::verify(&[&account.token, timestamp, nonce, encrypt], msg_sig) {
+                return Err(EdgeError::BadMsgSignature);
+            }
+            let crypt = account.crypt.as_ref().ok_or(EdgeError::NoAesKey)?;
+            let plain = crypt.decrypt(encrypt)?;
+            let mode = if root.child("MsgType").is_some() {
+                Mode::Compat
+            } else {
+                Mode::Safe
+            };
+            let inbound = Inbound::parse(&plain, checks.xml)
+                .map_err(|e| EdgeError::Malformed(format!("decrypted message: {e}")))?;
+            (mode, inbound)
+        }
+        _ => {
+            if declared_aes {
+                return Err(EdgeError::Malformed(
+                    "encrypt_type=aes but the body has no <Encrypt>".to_owned(),
+                ));
+            }
+            if account.require_encryption {
+                return Err(EdgeError::PlaintextRefused);
+            }
+            let inbound =
+                Inbound::from_element(root).map_err(|e| EdgeError::Malformed(e.to_string()))?;
+            (Mode::Plain, inbound)
+        }
+    };
+    Ok(DecodedPush {
+        mode,
+        inbound,
+        nonce: nonce.to_owned(),
+    })
+}
+
+/// The body answering `push` with `reply` (`None` answers `success`): the reply XML, encrypted
+/// when the push was. `success` stays plain in every mode.
+#[must_use]
+pub fn encode_reply(
+    account: &AccountConfig,
+    push: &DecodedPush,
+    reply: Option<&Reply>,
+    now: i64,
+) -> String {
+    let Some(reply) = reply else {
+        return wxoa_proto::reply::SUCCESS.to_owned();
+    };
+    let xml = reply.to_xml(
+        &push.inbound.from_user_name,
+        &push.inbound.to_user_name,
+        now,
+    );
+    match (&account.crypt, push.mode.is_encrypted()) {
+        (Some(crypt), true) => {
+            encrypted_reply(&account.token, crypt, &xml, &now.to_string(), &push.nonce)
+        }
+        _ => xml,
+    }
+}

@@ -1,0 +1,93 @@
+//! Rule reloading: when the config file changes, or on SIGHUP, the rules are recompiled and
+//! swapped in; a bad edit keeps the old rules and logs exactly what is wrong.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use crate::app::App;
+use crate::config::{Config, ConfigError};
+
+/// Reload the rules from `path` into `app`. Returns the number of rules now in force.
+///
+/// # Errors
+/// The config does not load; the old rules stay in force.
+pub fn reload_rules(app: &App, path: &Path) -> Result<usize, ConfigError> {
+    let config = Config::load(path)?;
+    let count = config.rules.len();
+    app.set_rules(config.rules);
+    Ok(count)
+}
+
+fn reload_and_log(app: &App, path: &Path, why: &str) {
+    match reload_rules(app, path) {
+        Ok(count) => tracing::info!(file = %path.display(), rules = count, why, "rules reloaded"),
+        Err(e) => tracing::error!(
+            file = %path.display(),
+            why,
+            error = %e,
+            "rules not reloaded; the previous rules stay in force"
+        ),
+    }
+}
+
+/// Watch `path` (and listen for SIGHUP on Unix) and reload the rules on every change, for as
+/// long as the returned task runs.
+///
+/// # Errors
+/// The file watcher cannot be set up.
+pub fn spawn_reloader(
+    app: Arc<App>,
+    path: PathBuf,
+) -> Result<tokio::task::JoinHandle<()>, notify::Error> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<&'static str>();
+    let file_name = path.file_name().map(std::ffi::OsStr::to_owned);
+    let watch_tx = tx.clone();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            let ours = event
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(std::ffi::OsStr::to_owned) == file_name);
+            if ours && (event.kind.is_modify() || event.kind.is_create()) {
+                let _ = watch_tx.send("file changed");
+            }
+        }
+    })?;
+    // Watch the directory: editors replace files by renaming, which a file watch would miss.
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_owned);
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+
+    #[cfg(unix)]
+    {
+        let hup_tx = tx;
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                tracing::warn!("cannot listen for SIGHUP; reload on file change only");
+                return;
+            };
+            while hup.recv().await.is_some() {
+                if hup_tx.send("SIGHUP").is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    Ok(tokio::spawn(async move {
+        let _watcher = watcher;
+        while let Some(why) = rx.recv().await {
+            // Editors write in several steps; let them finish, then reload once.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            while rx.try_recv().is_ok() {}
+            reload_and_log(&app, &path, why);
+        }
+    }))
+}

@@ -1,0 +1,277 @@
+//! The rules engine: `[[rules]]` compiled once, then the first matching rule answers a message.
+//!
+//! # Layout
+//! - [`spec`]: the rules as written in the config (serde).
+//! - `matcher`: validated matchers and the test of a message against them.
+//! - `template`: reply templates (minijinja, with a literal fast path) and their variables.
+//! - [`probe`]: synthetic inbound messages for `wxoa rules test` and for tests.
+//!
+//! # Matching
+//! All matchers a rule gives must hold; the first rule that matches answers. `msg_type` and
+//! `event` compare case-insensitively; `event_key` exactly (a `subscribe` key also matches
+//! without its `qrscene_` prefix); `keyword` is the whole text after trimming, `prefix` the
+//! start after leading whitespace, `contains` anywhere, `regex` searches the text as sent.
+//! The text is a text message's `Content` or a voice message's non-empty `Recognition`;
+//! content matchers never match events or other messages.
+//!
+//! # Templates
+//! Every string of a reply is a minijinja template (no HTML escaping; undefined variables
+//! render empty) with the variables `content`, `from`, `to`, `create_time`, `msg_type`,
+//! `event`, `event_key`, `media_id`, `now` and `captures` (`captures[1]`, `captures.name`).
+//! A string without `{{`, `{%` or `{#` is used as is, without the template engine.
+
+mod error;
+mod matcher;
+pub mod probe;
+pub mod spec;
+mod template;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use minijinja::Value;
+use wxoa_proto::limits::MAX_TEXT_REPLY_BYTES;
+use wxoa_proto::message::Inbound;
+use wxoa_proto::reply::Reply;
+
+pub use self::error::{RenderError, RuleError};
+pub use self::spec::{ArticleSpec, OnSlow, ReplySpec, RuleSpec};
+
+use self::matcher::{Hit, Matcher};
+use self::template::{Captures, CompiledReply, GroupNames, ReplyCompiler, Templates, Vars};
+
+/// A validated, compiled list of rules; immutable, `Send + Sync`, meant to sit in an `Arc`
+/// and be swapped whole when the config reloads.
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    templates: Templates,
+}
+
+/// One compiled rule.
+#[derive(Debug)]
+struct Rule {
+    name: Arc<str>,
+    matcher: Matcher,
+    reply: CompiledReply,
+    /// Some reply string is a template: build the variables (and regex captures).
+    has_templates: bool,
+    groups: GroupNames,
+    on_slow: OnSlow,
+    placeholder: Option<String>,
+    on_error: Option<String>,
+}
+
+/// What the rules decided for a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// No rule matched: answer `success`.
+    NoMatch,
+    /// A rule matched.
+    Matched {
+        /// The rule's name.
+        rule: Arc<str>,
+        /// The rendered reply; `None` answers nothing (`success`): the `none` kind, or a text
+        /// template that rendered blank.
+        reply: Option<Reply>,
+        /// The rule's deadline policy (`retry` when not set).
+        on_slow: OnSlow,
+        /// The rule's placeholder text, if it sets one.
+        placeholder: Option<String>,
+        /// The rule's `on_error` text, if it sets one.
+        on_error: Option<String>,
+    },
+}
+
+impl RuleSet {
+    /// Validate and compile `specs` in order.
+    ///
+    /// Checks that names are non-empty and unique, every rule has a matcher (a rule with only
+    /// `msg_type` is a catch-all for that type), matchers are non-empty and can match together
+    /// (content matchers need text, so they cannot be combined with `event`/`event_key` or a
+    /// `msg_type` other than `text`/`voice`), regexes and templates compile, and literal reply
+    /// fields the platform requires are present. `source` is the config file, used only in
+    /// error messages.
+    ///
+    /// # Errors
+    /// The first invalid rule, as a [`RuleError`] naming the file, the rule and the field.
+    pub fn compile(specs: &[RuleSpec], source: &Path) -> Result<Self, RuleError> {
+        let mut templates = Templates::new();
+        let mut rules: Vec<Rule> = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            let index = i + 1;
+            let err = |field: &str, message: String| {
+                RuleError::new(source, index, &spec.name, field, message)
+            };
+            if spec.name.trim().is_empty() {
+                return Err(err("name", "must not be empty".to_owned()));
+            }
+            if let Some(j) = specs[..i].iter().position(|s| s.name == spec.name) {
+                return Err(err(
+                    "name",
+                    format!("rule #{} has the same name; names must be unique", j + 1),
+                ));
+            }
+            let matcher = Matcher::compile(spec, index, source)?;
+            let groups = template::group_names(matcher.regex());
+            let reply = ReplyCompiler {
+                templates: &mut templates,
+                file: source,
+                index,
+                rule: &spec.name,
+                groups: &groups,
+            }
+            .compile(&spec.reply)?;
+            let text_option = |field: &str, value: &Option<String>, absent: &str| match value {
+                Some(v) if v.trim().is_empty() => Err(err(
+                    field,
+                    format!("must not be empty; remove `{field}` to {absent}"),
+                )),
+                Some(v) if v.len() > MAX_TEXT_REPLY_BYTES => Err(err(
+                    field,
+                    format!(
+                        "is {} bytes; a text reply carries at most {MAX_TEXT_REPLY_BYTES} bytes of UTF-8",
+                        v.len()
+                    ),
+                )),
+                _ => Ok(value.clone()),
+            };
+            let placeholder =
+                text_option("placeholder", &spec.placeholder, "use server.placeholder")?;
+            let on_error = text_option("on_error", &spec.on_error, "answer nothing on errors")?;
+            rules.push(Rule {
+                name: Arc::from(spec.name.as_str()),
+                has_templates: reply.has_templates(),
+                matcher,
+                reply,
+                groups,
+                on_slow: spec.on_slow.unwrap_or_default(),
+                placeholder,
+                on_error,
+            });
+        }
+        Ok(Self { rules, templates })
+    }
+
+    /// Number of rules.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when there are no rules (every message gets `success`).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rule names in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| &*r.name)
+    }
+
+    /// The first rule matching `msg`, with its reply rendered; `now` is unix seconds (the
+    /// template variable `now`).
+    ///
+    /// # Errors
+    /// [`RenderError`] when a template of the matching rule fails for this message; later
+    /// rules are not tried.
+    pub fn respond(&self, msg: &Inbound, now: i64) -> Result<Outcome, RenderError> {
+        for rule in &self.rules {
+            let Some(hit) = rule.matcher.test(msg, rule.has_templates) else {
+                continue;
+            };
+            let vars = if rule.has_templates {
+                let captures = match &hit {
+                    Hit::Captures(c) => Captures::from_match(c, &rule.groups),
+                    Hit::Plain => Captures::none(&rule.groups),
+                };
+                Vars::for_message(msg, now, captures)
+            } else {
+                Value::UNDEFINED
+            };
+            let reply = rule.reply.render(&self.templates, &vars, &rule.name)?;
+            return Ok(Outcome::Matched {
+                rule: rule.name.clone(),
+                reply,
+                on_slow: rule.on_slow,
+                placeholder: rule.placeholder.clone(),
+                on_error: rule.on_error.clone(),
+            });
+        }
+        Ok(Outcome::NoMatch)
+    }
+}
+
+impl Default for RuleSet {
+    /// No rules: every message gets `success`.
+    fn default() -> Self {
+        Self {
+            rules: Vec::new(),
+            templates: Templates::new(),
+        }
+    }
+}
+
+impl fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("rules", &self.names().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn rule_set_is_send_sync() {
+        assert_send_sync::<RuleSet>();
+        assert_send_sync::<Outcome>();
+        assert_send_sync::<RuleError>();
+        assert_send_sync::<RenderError>();
+    }
+
+    fn rule(name: &str, keyword: &str) -> RuleSpec {
+        RuleSpec {
+            name: name.into(),
+            keyword: Some(keyword.into()),
+            reply: ReplySpec::Text("ok".into()),
+            ..RuleSpec::default()
+        }
+    }
+
+    #[test]
+    fn duplicate_and_empty_names() {
+        let e =
+            RuleSet::compile(&[rule("a", "x"), rule("a", "y")], Path::new("w.toml")).unwrap_err();
+        assert_eq!((e.index(), e.field()), (2, "name"));
+        assert!(e.message().contains("rule #1"), "{e}");
+        let e = RuleSet::compile(&[rule(" ", "x")], Path::new("w.toml")).unwrap_err();
+        assert_eq!((e.index(), e.field()), (1, "name"));
+    }
+
+    #[test]
+    fn debug_lists_names_and_default_is_empty() {
+        let set = RuleSet::compile(&[rule("a", "x"), rule("b", "y")], Path::new("w")).unwrap();
+        assert_eq!(format!("{set:?}"), r#"RuleSet { rules: ["a", "b"] }"#);
+        assert!(RuleSet::default().is_empty());
+        assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn placeholder_and_on_error_validated() {
+        let mut r = rule("a", "x");
+        r.placeholder = Some(String::new());
+        let e = RuleSet::compile(&[r], Path::new("w")).unwrap_err();
+        assert_eq!(e.field(), "placeholder");
+        let mut r = rule("a", "x");
+        r.on_error = Some("x".repeat(MAX_TEXT_REPLY_BYTES + 1));
+        let e = RuleSet::compile(&[r], Path::new("w")).unwrap_err();
+        assert_eq!(e.field(), "on_error");
+        assert!(e.message().contains("2048 bytes"), "{e}");
+    }
+}

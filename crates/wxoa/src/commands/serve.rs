@@ -1,0 +1,75 @@
+//! `wxoa serve`: run the callback server until SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use wxoa_server::App;
+use wxoa_server::clock::SystemClock;
+
+use crate::cli::ServeArgs;
+use crate::commands::load_config;
+
+pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(&args.config)?;
+    let listen = args.listen.unwrap_or(config.server.listen);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        if !wxoa_server::config::token_has_platform_form(&config.account.token) {
+            tracing::warn!(
+                "account.token is not 3–32 letters or digits; the platform will refuse it in 服务器配置"
+            );
+        }
+        let app = Arc::new(App::new(&config, Arc::new(SystemClock)));
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        let _reloader = wxoa_server::reload::spawn_reloader(Arc::clone(&app), config.source.clone())
+            .map_err(|e| tracing::warn!(error = %e, "rules will not reload on file change"))
+            .ok();
+        let mode = if config.account.crypt.is_some() {
+            "明文/兼容/安全"
+        } else {
+            "明文 only (no encoding_aes_key)"
+        };
+        tracing::info!(
+            listen = %local,
+            path = %config.server.path,
+            appid = %config.account.appid,
+            rules = config.rules.len(),
+            modes = mode,
+            "wxoa serving"
+        );
+        wxoa_server::serve(listener, app, shutdown_signal())
+            .await
+            .context("serving")?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down; finishing requests in flight");
+}
