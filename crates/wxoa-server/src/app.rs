@@ -59,6 +59,7 @@ pub struct App {
     rules: ArcSwap<RuleSet>,
     dedup: Dedup<Arc<Handled>>,
     clock: Arc<dyn Clock>,
+    rules_generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl App {
@@ -71,6 +72,7 @@ impl App {
             rules: ArcSwap::new(Arc::clone(&config.rules)),
             dedup: Dedup::new(DEDUP_WINDOW),
             clock,
+            rules_generation: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -114,6 +116,14 @@ impl App {
     /// Replace the rules (on reload); requests in flight finish with the old ones.
     pub fn set_rules(&self, rules: Arc<RuleSet>) {
         self.rules.store(rules);
+        self.rules_generation.send_modify(|g| *g += 1);
+    }
+
+    /// A receiver that changes each time the rules are replaced (its value counts the
+    /// replacements).
+    #[must_use]
+    pub fn watch_rules(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.rules_generation.subscribe()
     }
 
     /// Answer a decoded push, once per dedup key: retries wait for or reuse the first answer.
