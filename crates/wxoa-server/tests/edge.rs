@@ -295,3 +295,24 @@ async fn other_paths_are_404() {
     let (status, _) = send(&app, "POST", &uri, &text_xml("使用", 60)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_rule_failing_at_render_time_answers_success() {
+    let text = format!(
+        "{}\n[[rules]]\nname = \"explode\"\nregex = '^big (\\d+)$'\nreply = {{ text = \"{{{{ range(captures[1] | int) | length }}}}\" }}\n",
+        config_text("")
+    )
+    .replace("name = \"echo\"\nmsg_type = \"text\"", "name = \"echo\"\nkeyword = \"echo\"");
+    let config = wxoa_server::Config::from_toml(&text, std::path::Path::new("wxoa.toml")).unwrap();
+    let app = std::sync::Arc::new(wxoa_server::App::new(
+        &config,
+        std::sync::Arc::new(wxoa_server::clock::FixedClock::new(NOW)),
+    ));
+    let uri = format!("/wechat?{}", plain_query(NOW, "1"));
+    let (status, body) = send(&app, "POST", &uri, &text_xml("big 3", 90)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(field(&body, "Content").as_deref(), Some("3"));
+    let (status, body) = send(&app, "POST", &uri, &text_xml("big 100000000", 91)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "success");
+}
