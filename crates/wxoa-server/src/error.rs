@@ -4,8 +4,7 @@
 //! decryption). Once a push is accepted, failures answer `success` instead, so the follower
 //! never sees the platform's error banner because of us.
 
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use wxoa_proto::crypto::CryptoError;
 
 /// Why a request was refused at the edge.
@@ -80,19 +79,6 @@ impl EdgeError {
             Self::NoAesKey => "no_aes_key",
             Self::Decrypt(_) => "decrypt",
         }
-    }
-}
-
-impl IntoResponse for EdgeError {
-    fn into_response(self) -> Response {
-        // User-caused: a warning, not an error; the reason is short and safe to echo.
-        tracing::warn!(status = self.status().as_u16(), reason = %self, "push refused");
-        (
-            self.status(),
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            self.to_string(),
-        )
-            .into_response()
     }
 }
 

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`config`]: the TOML config, env overrides and validation.
 //! - [`push`]: reading a push and writing its answer (framework-free, shared with CGI).
+//! - [`service`]: one request in, one response out (shared by `serve` and `cgi`).
 //! - [`edge`]: the axum router; [`error`]: the edge's one error type.
 //! - [`app`]: shared state and the handling of one push; [`dedup`]: retries coalesced.
 //! - [`rules`]: the declarative rules and their templates; [`reload`]: hot reload.
@@ -17,6 +18,7 @@ pub mod error;
 pub mod push;
 pub mod reload;
 pub mod rules;
+pub mod service;
 
 use std::future::Future;
 use std::sync::Arc;

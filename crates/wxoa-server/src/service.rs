@@ -1,0 +1,101 @@
+//! The framework-free request handler shared by `serve` (axum) and `cgi`: one request in
+//! (method, query string, body), one response out (status, content type, body), one log line.
+
+use std::time::Instant;
+
+use crate::app::App;
+use crate::error::EdgeError;
+use crate::push::{self, PushQuery};
+
+/// A request as the edge sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeRequest<'a> {
+    /// `GET` or `POST` (anything else is refused with 405).
+    pub method: &'a str,
+    /// The raw query string, without the `?`.
+    pub query: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// A response as the edge sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// The Content-Type header.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+const XML: &str = "application/xml; charset=utf-8";
+
+impl EdgeResponse {
+    fn text(status: u16, body: impl Into<String>) -> Self {
+        Self {
+            status,
+            content_type: TEXT,
+            body: body.into(),
+        }
+    }
+}
+
+impl From<EdgeError> for EdgeResponse {
+    fn from(e: EdgeError) -> Self {
+        // User-caused: a warning, not an error; the reason is short and safe to echo.
+        tracing::warn!(status = e.status().as_u16(), reason = %e, "request refused");
+        Self::text(e.status().as_u16(), e.to_string())
+    }
+}
+
+/// Answer one request to the callback URL.
+pub async fn respond(app: &App, request: EdgeRequest<'_>) -> EdgeResponse {
+    let started = Instant::now();
+    let query: PushQuery = match serde_urlencoded::from_str(request.query) {
+        Ok(q) => q,
+        Err(e) => {
+            return EdgeError::Malformed(format!("query string does not parse: {e}")).into();
+        }
+    };
+    match request.method {
+        "GET" => match push::verify_url(app.account(), &query, &app.checks()) {
+            Ok(echostr) => {
+                tracing::info!(kind = "verify", status = 200, "URL verification answered");
+                EdgeResponse::text(200, echostr)
+            }
+            Err(e) => e.into(),
+        },
+        "POST" => {
+            let decoded =
+                match push::decode_push(app.account(), &query, request.body, &app.checks()) {
+                    Ok(decoded) => decoded,
+                    Err(e) => return e.into(),
+                };
+            let (handled, source) = app.answer(&decoded).await;
+            let now = app.now();
+            let body = push::encode_reply(app.account(), &decoded, handled.reply.as_ref(), now);
+            tracing::info!(
+                mode = decoded.mode.as_str(),
+                msg_type = %decoded.inbound.msg_type,
+                event = decoded.inbound.event_name().unwrap_or(""),
+                rule = handled.rule.as_deref().unwrap_or("-"),
+                reply = handled.reply.as_ref().map_or("success", |r| r.msg_type()),
+                source = source.as_str(),
+                status = 200,
+                latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                "push answered"
+            );
+            EdgeResponse {
+                status: 200,
+                content_type: if handled.reply.is_some() { XML } else { TEXT },
+                body,
+            }
+        }
+        other => {
+            tracing::warn!(method = other, "method not allowed");
+            EdgeResponse::text(405, "method not allowed: the callback takes GET and POST")
+        }
+    }
+}
