@@ -4,12 +4,14 @@
 //! - [`config`]: the TOML config, env overrides and validation.
 //! - [`push`]: reading a push and writing its answer (framework-free, shared with CGI).
 //! - [`service`]: one request in, one response out (shared by `serve` and `cgi`).
+//! - [`cgi`]: one request from the CGI environment.
 //! - [`edge`]: the axum router; [`error`]: the edge's one error type.
 //! - [`app`]: shared state and the handling of one push; [`dedup`]: retries coalesced.
 //! - [`rules`]: the declarative rules and their templates; [`reload`]: hot reload.
 //! - [`clock`]: the injectable clock.
 
 pub mod app;
+pub mod cgi;
 pub mod clock;
 pub mod config;
 pub mod dedup;

@@ -42,6 +42,16 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Work with the rules without a server.
     Rules(RulesArgs),
+    /// Serve one request as a CGI program (what `wxoa` does by itself when run by a web
+    /// server with GATEWAY_INTERFACE set).
+    Cgi(CgiArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CgiArgs {
+    /// The config file (default: $WXOA_CONFIG, else wxoa.toml beside the binary).
+    #[arg(long, short = 'c', env = "WXOA_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! One module a subcommand; each turns parsed arguments into calls on the libraries.
 
+pub(crate) mod cgi;
 mod rules;
 mod serve;
 
@@ -14,6 +15,7 @@ use crate::cli::{Cli, Command, ConfigArg, RulesCommand};
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(&args),
+        Command::Cgi(args) => Ok(cgi::run_from_environment(args.config)),
         Command::Rules(args) => match args.command {
             RulesCommand::Test(args) => rules::test(&args),
             RulesCommand::List(args) => rules::list(&args),

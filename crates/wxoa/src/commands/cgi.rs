@@ -1,0 +1,68 @@
+//! `wxoa cgi`: answer the one request of a CGI invocation. Errors never become a web server's
+//! 500 page: a config problem is logged to stderr (the web server's error log) and answered
+//! with a plain 500 text naming the problem's kind.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use wxoa_server::clock::SystemClock;
+use wxoa_server::service::EdgeResponse;
+use wxoa_server::{App, Config};
+
+/// The config file: `--config`, else `$WXOA_CONFIG`, else `wxoa.toml` beside the binary.
+fn config_path(explicit: Option<PathBuf>) -> PathBuf {
+    explicit
+        .or_else(|| std::env::var_os("WXOA_CONFIG").map(PathBuf::from))
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(|dir| dir.join("wxoa.toml")))
+        })
+        .unwrap_or_else(|| PathBuf::from("wxoa.toml"))
+}
+
+pub(crate) fn run_from_environment(config: Option<PathBuf>) -> ExitCode {
+    let path = config_path(config);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let config = match Config::load(&path) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(config = %path.display(), error = %e, "wxoa cgi: config does not load");
+            let response = EdgeResponse {
+                status: 500,
+                content_type: "text/plain; charset=utf-8",
+                body: "wxoa: configuration error (see the web server's error log)".to_owned(),
+            };
+            let _ = wxoa_server::cgi::write_response(&mut out, &response);
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "wxoa cgi: cannot start the runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = Arc::new(App::new(&config, Arc::new(SystemClock)));
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let result = runtime.block_on(wxoa_server::cgi::serve_one(
+        &app,
+        |name| std::env::var(name).ok(),
+        &mut input,
+        &mut out,
+    ));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "wxoa cgi: cannot write the response");
+            ExitCode::FAILURE
+        }
+    }
+}
