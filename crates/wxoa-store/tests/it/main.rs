@@ -1,0 +1,8 @@
+//! Integration tests of wxoa-store, compiled as one binary: SQLite always, PostgreSQL and Redis
+//! when `WXOA_TEST_POSTGRES_URL` / `WXOA_TEST_REDIS_URL` are set.
+
+mod common;
+mod multiprocess;
+mod postgres;
+mod redis;
+mod sqlite;

@@ -1,0 +1,230 @@
+//! The SQL store on SQLite: opening, migrations, and the token store in one process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Connection;
+use wxoa_api::{CachedToken, TokenStore};
+use wxoa_store::{Backend, Store, StoreOpenError};
+
+use wxoa_api::ManualClock;
+
+use crate::common::{self, TempDir};
+
+#[tokio::test]
+async fn open_creates_directories_file_and_wal() {
+    let dir = TempDir::new();
+    let store = Store::open("sqlite://data/nested/wxoa.db", dir.path())
+        .await
+        .unwrap();
+    let file = dir.path().join("data/nested/wxoa.db");
+    assert!(file.is_file());
+    assert_eq!(store.backend(), Backend::Sqlite);
+    assert!(
+        store.url().starts_with("sqlite://data/nested/wxoa.db ("),
+        "{}",
+        store.url()
+    );
+    assert!(store.check_migrations().await.unwrap().is_current());
+
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    raw.close().await.unwrap();
+    store.close().await;
+}
+
+#[tokio::test]
+async fn absolute_path_ignores_base_dir() {
+    let dir = TempDir::new();
+    let file = dir.path().join("abs.db");
+    let url = format!("sqlite://{}", file.display());
+    let store = Store::open(&url, std::path::Path::new("/nonexistent-base"))
+        .await
+        .unwrap();
+    assert!(file.is_file());
+    assert_eq!(store.url(), url);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn connect_leaves_migrations_pending_until_migrate() {
+    let dir = TempDir::new();
+    let store = Store::connect("sqlite://wxoa.db", dir.path())
+        .await
+        .unwrap();
+    let status = store.check_migrations().await.unwrap();
+    assert!(!status.is_current());
+    assert_eq!(status.pending[0].version, 1);
+    assert!(status.applied.is_empty());
+
+    store.migrate().await.unwrap();
+    let status = store.check_migrations().await.unwrap();
+    assert!(status.is_current(), "{status}");
+    assert_eq!(status.applied, vec![1]);
+    // Migrating again is a no-op.
+    store.migrate().await.unwrap();
+    store.close().await;
+}
+
+#[tokio::test]
+async fn database_from_a_newer_build_is_reported_and_refused() {
+    let dir = TempDir::new();
+    let store = Store::open("sqlite://wxoa.db", dir.path()).await.unwrap();
+    let mut raw = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("wxoa.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', TRUE, x'00', 0)",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    raw.close().await.unwrap();
+
+    let status = store.check_migrations().await.unwrap();
+    assert!(!status.is_current());
+    assert_eq!(status.unknown, vec![9999]);
+    store.close().await;
+
+    let err = Store::open("sqlite://wxoa.db", dir.path())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreOpenError::Migrate { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("sqlite://wxoa.db"), "{text}");
+    assert!(text.contains("upgrade this binary"), "{text}");
+}
+
+#[tokio::test]
+async fn bad_urls_and_paths_are_named_in_errors() {
+    let dir = TempDir::new();
+    let err = Store::open("mysql://root@localhost/wxoa", dir.path())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreOpenError::InvalidUrl { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("mysql://root@localhost/wxoa"), "{text}");
+    assert!(text.contains("expected sqlite://PATH"), "{text}");
+
+    // A regular file where a directory is needed.
+    std::fs::write(dir.path().join("blocker"), b"").unwrap();
+    let err = Store::open("sqlite://blocker/wxoa.db", dir.path())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreOpenError::CreateDir { .. }), "{err:?}");
+    assert!(err.to_string().contains("blocker"), "{err}");
+}
+
+#[tokio::test]
+async fn token_store_conformance() {
+    let dir = TempDir::new();
+    let store = Store::open("sqlite://wxoa.db", dir.path()).await.unwrap();
+    common::conformance(Arc::new(store.token_store())).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn memory_database_works_for_one_process() {
+    let store = Store::open("sqlite::memory:", std::path::Path::new("."))
+        .await
+        .unwrap();
+    assert!(store.check_migrations().await.unwrap().is_current());
+    common::round_trip(Arc::new(store.token_store())).await;
+    common::count_fetch_is_atomic(Arc::new(store.token_store()), 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lock_is_exclusive_across_separate_pools_on_one_file() {
+    let dir = TempDir::new();
+    let mut stores: Vec<Arc<dyn TokenStore>> = Vec::new();
+    let mut opened = Vec::new();
+    for _ in 0..4 {
+        let store = Store::open("sqlite://shared.db", dir.path()).await.unwrap();
+        stores.push(Arc::new(store.token_store()));
+        opened.push(store);
+    }
+    common::lock_is_exclusive(stores.clone(), 48).await;
+
+    // A token written through one pool is read through another.
+    let token = CachedToken {
+        value: "SHARED".to_owned(),
+        expires_at: 1_800_000_000,
+    };
+    stores[0].put("wx1:access_token", &token).await.unwrap();
+    assert_eq!(
+        stores[3].get("wx1:access_token").await.unwrap(),
+        Some(token)
+    );
+    for store in opened {
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn dead_lock_is_taken_over_after_its_ttl() {
+    let dir = TempDir::new();
+    let store = Store::open("sqlite://wxoa.db", dir.path()).await.unwrap();
+    let clock = Arc::new(ManualClock::new(1_767_225_600));
+    let tokens = Arc::new(store.token_store().with_clock(clock.clone()));
+    takeover(tokens, &clock).await;
+    store.close().await;
+}
+
+/// A holder that died keeps its lock until the ttl, then another takes over and the dead
+/// holder's late unlock cannot free the new lock.
+pub(crate) async fn takeover(store: Arc<dyn TokenStore>, clock: &ManualClock) {
+    let key = "wx1:access_token";
+    let ttl = Duration::from_secs(30);
+    assert!(store.try_lock(key, "dead", ttl).await.unwrap());
+
+    clock.advance(29);
+    assert!(
+        !store.try_lock(key, "next", ttl).await.unwrap(),
+        "still alive"
+    );
+
+    clock.advance(1);
+    assert!(
+        store.try_lock(key, "next", ttl).await.unwrap(),
+        "dead at its ttl"
+    );
+
+    store.unlock(key, "dead").await.unwrap();
+    assert!(
+        !store.try_lock(key, "third", ttl).await.unwrap(),
+        "next still holds it"
+    );
+
+    // The holder asking again restarts its ttl: 20 s later it has 30 s more, not 10.
+    clock.advance(20);
+    assert!(store.try_lock(key, "next", ttl).await.unwrap());
+    clock.advance(20);
+    assert!(
+        !store.try_lock(key, "third", ttl).await.unwrap(),
+        "the re-lock restarted the ttl"
+    );
+
+    // A zero ttl lock is dead at once.
+    assert!(
+        store
+            .try_lock("wx2:access_token", "a", Duration::ZERO)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .try_lock("wx2:access_token", "b", Duration::ZERO)
+            .await
+            .unwrap()
+    );
+}
