@@ -126,8 +126,25 @@ impl App {
         self.rules_generation.subscribe()
     }
 
+    /// Whether the service can answer: rules are loaded and the stores it uses are reachable.
+    ///
+    /// # Errors
+    /// Why it is not ready.
+    pub async fn readiness(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Answer a decoded push, once per dedup key: retries wait for or reuse the first answer.
     pub async fn answer(&self, push: &DecodedPush) -> (Arc<Handled>, Source) {
+        let started = std::time::Instant::now();
+        let (handled, source) = self.answer_once(push).await;
+        metrics::counter!(crate::metrics::DEDUP, "source" => source.as_str()).increment(1);
+        metrics::histogram!(crate::metrics::HANDLER_SECONDS, "source" => source.as_str())
+            .record(started.elapsed().as_secs_f64());
+        (handled, source)
+    }
+
+    async fn answer_once(&self, push: &DecodedPush) -> (Arc<Handled>, Source) {
         match self.dedup.claim(&push.inbound.dedup_key()) {
             Claim::Cached(handled) => (handled, Source::Cached),
             Claim::InFlight(waiter) => match waiter.wait().await {
@@ -167,6 +184,7 @@ impl App {
                     }
                     Err(e) => {
                         tracing::error!(rule = %rule, msg_id, error = %e, "invalid reply; answering success");
+                        metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "reply").increment(1);
                         None
                     }
                 });
@@ -177,6 +195,8 @@ impl App {
             }
             Ok(Err(e)) => {
                 tracing::error!(msg_id, error = %e, "rule failed; answering success");
+                metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "render")
+                    .increment(1);
                 Handled::default()
             }
             Err(panic) => {
@@ -186,6 +206,7 @@ impl App {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
                 tracing::error!(msg_id, panic = %what, "handler panicked; answering success");
+                metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "panic").increment(1);
                 Handled::default()
             }
         }

@@ -8,6 +8,7 @@
 //! - [`edge`]: the axum router; [`error`]: the edge's one error type.
 //! - [`app`]: shared state and the handling of one push; [`dedup`]: retries coalesced.
 //! - [`rules`]: the declarative rules and their templates; [`reload`]: hot reload.
+//! - [`metrics`]: Prometheus metrics and the admin listener (`/healthz`, `/readyz`).
 //! - [`clock`]: the injectable clock.
 
 pub mod app;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod dedup;
 pub mod edge;
 pub mod error;
+pub mod metrics;
 pub mod push;
 pub mod reload;
 pub mod rules;

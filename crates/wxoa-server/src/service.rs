@@ -46,6 +46,7 @@ impl From<EdgeError> for EdgeResponse {
     fn from(e: EdgeError) -> Self {
         // User-caused: a warning, not an error; the reason is short and safe to echo.
         tracing::warn!(status = e.status().as_u16(), reason = %e, "request refused");
+        metrics::counter!(crate::metrics::REFUSED, "reason" => e.label()).increment(1);
         Self::text(e.status().as_u16(), e.to_string())
     }
 }
@@ -87,6 +88,13 @@ pub async fn respond(app: &App, request: EdgeRequest<'_>) -> EdgeResponse {
                 latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
                 "push answered"
             );
+            metrics::counter!(
+                crate::metrics::PUSHES,
+                "mode" => decoded.mode.as_str(),
+                "msg_type" => metric_msg_type(&decoded.inbound.msg_type),
+                "status" => "200"
+            )
+            .increment(1);
             EdgeResponse {
                 status: 200,
                 content_type: if handled.reply.is_some() { XML } else { TEXT },
@@ -98,4 +106,24 @@ pub async fn respond(app: &App, request: EdgeRequest<'_>) -> EdgeResponse {
             EdgeResponse::text(405, "method not allowed: the callback takes GET and POST")
         }
     }
+}
+
+/// Bound the label's cardinality: known types by name, anything else as `other`.
+fn metric_msg_type(msg_type: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "text",
+        "image",
+        "voice",
+        "video",
+        "shortvideo",
+        "location",
+        "link",
+        "miniprogrampage",
+        "event",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(msg_type))
+        .copied()
+        .unwrap_or("other")
 }

@@ -25,6 +25,19 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding {listen}"))?;
         let local = listener.local_addr().context("reading the bound address")?;
+        let metrics = wxoa_server::metrics::install_recorder()
+            .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
+            .ok();
+        let admin_listen = config.server.admin_listen;
+        let admin = tokio::net::TcpListener::bind(admin_listen)
+            .await
+            .with_context(|| format!("binding server.admin_listen {admin_listen}"))?;
+        let admin_router = wxoa_server::metrics::admin_router(Arc::clone(&app), metrics);
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(admin, admin_router).await {
+                tracing::error!(error = %e, "admin listener failed");
+            }
+        });
         let _reloader = wxoa_server::reload::spawn_reloader(Arc::clone(&app), config.source.clone())
             .map_err(|e| tracing::warn!(error = %e, "rules will not reload on file change"))
             .ok();
@@ -39,6 +52,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             appid = %config.account.appid,
             rules = config.rules.len(),
             modes = mode,
+            admin = %admin_listen,
             "wxoa serving"
         );
         wxoa_server::serve(listener, app, shutdown_signal())

@@ -1,0 +1,94 @@
+//! Metrics (Prometheus) and the admin listener: `/healthz`, `/readyz`, `/metrics`, served on
+//! `server.admin_listen`, never on the public callback port.
+//!
+//! Library code records through the `metrics` facade; the recorder is installed once per
+//! process by [`install_recorder`] (tests never install it, so recording is a no-op there).
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::app::App;
+
+/// Pushes answered, by `mode`, `msg_type` and `status` (HTTP status).
+pub const PUSHES: &str = "wxoa_pushes_total";
+/// Requests refused at the edge, by `reason`.
+pub const REFUSED: &str = "wxoa_refused_total";
+/// Time to produce an answer, seconds, by `source`.
+pub const HANDLER_SECONDS: &str = "wxoa_handler_seconds";
+/// Answers by dedup `source`: fresh, coalesced (waited for the attempt in flight), cached.
+pub const DEDUP: &str = "wxoa_dedup_total";
+/// Handler failures answered with `success`, by `kind` (render, panic, action).
+pub const HANDLER_FAILURES: &str = "wxoa_handler_failures_total";
+/// Outcomes of the slow-handler policy, by `policy` and `outcome`.
+pub const DEADLINE: &str = "wxoa_deadline_total";
+
+/// Histogram buckets around the platform's 5-second budget.
+pub const HANDLER_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 4.5, 5.0, 7.5, 10.0, 15.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Install the process-wide Prometheus recorder (idempotent) and return its handle.
+///
+/// # Errors
+/// Another metrics recorder was installed first.
+pub fn install_recorder() -> Result<PrometheusHandle, String> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(HANDLER_SECONDS.to_owned()), HANDLER_BUCKETS)
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| e.to_string())?;
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+#[derive(Debug, Clone)]
+struct AdminState {
+    app: Arc<App>,
+    handle: Option<PrometheusHandle>,
+}
+
+/// The admin router: `/healthz` (the process is up), `/readyz` (rules loaded, stores
+/// reachable) and `/metrics` (Prometheus text format; 404 when no recorder is installed).
+pub fn admin_router(app: Arc<App>, handle: Option<PrometheusHandle>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render))
+        .with_state(AdminState { app, handle })
+}
+
+async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
+    let rules = state.app.rules().len();
+    match state.app.readiness().await {
+        Ok(()) => (
+            StatusCode::OK,
+            format!("ready: {rules} rules loaded, stores reachable\n"),
+        ),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        ),
+    }
+}
+
+async fn render(State(state): State<AdminState>) -> impl IntoResponse {
+    match &state.handle {
+        Some(handle) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics recorder not installed\n").into_response(),
+    }
+}
