@@ -1,23 +1,44 @@
 //! The application state shared by every request, and the handling of one decoded push:
-//! dedup/coalescing, routing through the rules, validating the reply.
+//! dedup/coalescing (in process, and across processes through the store), routing through the
+//! rules, running slow actions under the 5-second rule, and delivering what missed the window.
+//!
+//! One push is handled once. The first delivery claims its dedup key and starts the work;
+//! the platform's retries of it wait on the same work. Each delivery waits at most
+//! `server.reply_deadline_ms`; after that the matched rule's `on_slow` policy decides what the
+//! delivery answers and who delivers the result (see docs/five-second-rule.md).
 
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use wxoa_proto::message::Inbound;
+use futures_util::FutureExt as _;
+use tokio::time::{Instant, sleep_until};
+use wxoa_proto::limits::MAX_TEXT_REPLY_BYTES;
+use wxoa_proto::message::{Inbound, Kind};
 use wxoa_proto::reply::Reply;
 use wxoa_proto::xml::XmlLimits;
+use wxoa_store::{DedupClaim, SharedDedup};
 
+use crate::actions::{HttpClient, MemorySessionStore, Services};
 use crate::clock::Clock;
+use crate::codec::{handled_from_json, handled_to_json};
 use crate::config::{AccountConfig, Config, ServerConfig};
-use crate::dedup::{Claim, Dedup};
+use crate::dedup::{Claim, Dedup, Waiter};
+use crate::delivery::{Delivery, MemoryParking};
 use crate::push::{Checks, DecodedPush};
-use crate::rules::{Outcome, RuleSet};
+use crate::rules::{OnSlow, Outcome, RuleSet};
 
 /// How long answers are kept for the platform's retries.
 pub const DEDUP_WINDOW: Duration = Duration::from_secs(60);
+/// How long the platform waits for one delivery.
+pub const PLATFORM_TIMEOUT: Duration = Duration::from_secs(5);
+/// The platform's deliveries of one push (the first and two retries).
+pub const PLATFORM_ATTEMPTS: u32 = 3;
+/// How long a cross-process claim is held before another process may take over.
+const SHARED_LEASE: Duration = Duration::from_secs(30);
 
 /// The result of handling one push: which rule answered, and with what.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,6 +47,12 @@ pub struct Handled {
     pub rule: Option<Arc<str>>,
     /// The passive reply; `None` answers `success`.
     pub reply: Option<Reply>,
+}
+
+impl Handled {
+    fn success(rule: Option<Arc<str>>) -> Self {
+        Self { rule, reply: None }
+    }
 }
 
 /// How a push's answer was obtained.
@@ -37,40 +64,126 @@ pub enum Source {
     Coalesced,
     /// A retry answered from the cache.
     Cached,
+    /// The deadline passed; the rule's slow policy answered.
+    Deadline,
 }
 
 impl Source {
-    /// `fresh`, `coalesced` or `cached`.
+    /// `fresh`, `coalesced`, `cached` or `deadline`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Fresh => "fresh",
             Self::Coalesced => "coalesced",
             Self::Cached => "cached",
+            Self::Deadline => "deadline",
         }
     }
 }
 
-/// Everything a request needs: the account, limits, the current rules, the dedup table, the clock.
+/// Where a result goes when no delivery can carry it as the passive reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handoff {
+    Park,
+    Kf,
+}
+
+/// The shared fate of one push's work, between its deliveries and the task doing it.
+#[derive(Debug)]
+struct Work {
+    rule: Arc<str>,
+    on_slow: OnSlow,
+    placeholder: String,
+    openid: String,
+    attempts: AtomicU32,
+    /// Set once, by whoever hands the result to the follower (a delivery or a handoff).
+    delivered: AtomicBool,
+    state: Mutex<WorkState>,
+}
+
+#[derive(Debug, Default)]
+struct WorkState {
+    done: Option<Arc<Handled>>,
+    handoff: Option<Handoff>,
+}
+
+impl Work {
+    fn claim_delivery(&self) -> bool {
+        !self.delivered.swap(true, Ordering::AcqRel)
+    }
+}
+
+/// The backends a push may use beyond this process's memory.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// What scripts and webhooks may use.
+    pub services: Services,
+    /// Late delivery (客服消息, parking).
+    pub delivery: Delivery,
+    /// Cross-process dedup (SQLite for CGI, Redis for several instances).
+    pub shared_dedup: Option<Arc<dyn SharedDedup>>,
+}
+
+impl Backends {
+    /// In-memory backends: sessions and parked results live in this process, no 客服 API.
+    ///
+    /// # Panics
+    /// The HTTP client cannot be built (no TLS roots at all).
+    #[must_use]
+    pub fn in_memory(config: &Config, clock: Arc<dyn Clock>) -> Self {
+        let delivery = Delivery::new(
+            &config.account.appid,
+            None,
+            Arc::new(MemoryParking::new(Arc::clone(&clock))),
+            clock,
+        );
+        let http = HttpClient::new().expect("an HTTP client without custom TLS always builds");
+        Self {
+            services: Services::new(
+                Arc::new(MemorySessionStore::new()),
+                Arc::new(delivery.clone()),
+                http,
+            ),
+            delivery,
+            shared_dedup: None,
+        }
+    }
+}
+
+/// Everything a request needs: the account, limits, the current rules, the dedup table, the
+/// backends, the clock.
 #[derive(Debug)]
 pub struct App {
     account: AccountConfig,
     server: ServerConfig,
     rules: ArcSwap<RuleSet>,
     dedup: Dedup<Arc<Handled>>,
+    work: Mutex<HashMap<String, Arc<Work>>>,
+    backends: Backends,
+    holder: String,
     clock: Arc<dyn Clock>,
     rules_generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl App {
-    /// The state for `config`, reading time from `clock`.
+    /// The state for `config` with in-memory backends, reading time from `clock`.
     #[must_use]
     pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Self {
+        let backends = Backends::in_memory(config, Arc::clone(&clock));
+        Self::with_backends(config, clock, backends)
+    }
+
+    /// The state for `config` with the given backends.
+    #[must_use]
+    pub fn with_backends(config: &Config, clock: Arc<dyn Clock>, backends: Backends) -> Self {
         Self {
             account: config.account.clone(),
             server: config.server.clone(),
             rules: ArcSwap::new(Arc::clone(&config.rules)),
             dedup: Dedup::new(DEDUP_WINDOW),
+            work: Mutex::new(HashMap::new()),
+            backends,
+            holder: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
             clock,
             rules_generation: tokio::sync::watch::Sender::new(0),
         }
@@ -86,6 +199,12 @@ impl App {
     #[must_use]
     pub fn server(&self) -> &ServerConfig {
         &self.server
+    }
+
+    /// The backends.
+    #[must_use]
+    pub fn backends(&self) -> &Backends {
+        &self.backends
     }
 
     /// Now, in Unix seconds, from the injected clock.
@@ -131,73 +250,335 @@ impl App {
     /// # Errors
     /// Why it is not ready.
     pub async fn readiness(&self) -> Result<(), String> {
+        if let Some(shared) = &self.backends.shared_dedup {
+            shared
+                .sweep(DEDUP_WINDOW)
+                .await
+                .map_err(|e| format!("dedup store unreachable: {e}"))?;
+        }
         Ok(())
     }
 
-    /// Answer a decoded push, once per dedup key: retries wait for or reuse the first answer.
-    pub async fn answer(&self, push: &DecodedPush) -> (Arc<Handled>, Source) {
-        let started = std::time::Instant::now();
-        let (handled, source) = self.answer_once(push).await;
+    fn deadline(&self) -> Duration {
+        Duration::from_millis(self.server.reply_deadline_ms)
+    }
+
+    fn placeholder(&self, rule_placeholder: Option<String>) -> String {
+        rule_placeholder.unwrap_or_else(|| self.server.placeholder.clone())
+    }
+
+    /// Answer a decoded push, once per dedup key: retries wait for or reuse the first answer,
+    /// and slow work follows its rule's `on_slow` policy.
+    pub async fn answer(self: &Arc<Self>, push: &DecodedPush) -> (Arc<Handled>, Source) {
+        let started = Instant::now();
+        let (handled, source) = self.answer_once(push, started).await;
         metrics::counter!(crate::metrics::DEDUP, "source" => source.as_str()).increment(1);
         metrics::histogram!(crate::metrics::HANDLER_SECONDS, "source" => source.as_str())
             .record(started.elapsed().as_secs_f64());
         (handled, source)
     }
 
-    async fn answer_once(&self, push: &DecodedPush) -> (Arc<Handled>, Source) {
-        match self.dedup.claim(&push.inbound.dedup_key()) {
+    async fn answer_once(
+        self: &Arc<Self>,
+        push: &DecodedPush,
+        started: Instant,
+    ) -> (Arc<Handled>, Source) {
+        let key = push.inbound.dedup_key();
+        match self.dedup.claim(&key) {
             Claim::Cached(handled) => (handled, Source::Cached),
-            Claim::InFlight(waiter) => match waiter.wait().await {
-                Some(handled) => (handled, Source::Coalesced),
-                None => (Arc::new(Handled::default()), Source::Coalesced),
-            },
+            Claim::InFlight(waiter) => {
+                let work = self.work_for(&key);
+                match work {
+                    Some(work) => {
+                        let attempt = work.attempts.fetch_add(1, Ordering::AcqRel) + 1;
+                        self.await_work(waiter, &work, attempt, started, Source::Coalesced)
+                            .await
+                    }
+                    // Immediate work finishing right now: its answer is on the way.
+                    None => match waiter.wait().await {
+                        Some(handled) => (handled, Source::Coalesced),
+                        None => (Arc::new(Handled::default()), Source::Coalesced),
+                    },
+                }
+            }
             Claim::First(pending) => {
-                let handled = Arc::new(self.handle(&push.inbound));
-                pending.complete(Arc::clone(&handled));
-                (handled, Source::Fresh)
+                if let Some(shared) = self.backends.shared_dedup.clone() {
+                    match shared
+                        .claim(&key, &self.holder, SHARED_LEASE, DEDUP_WINDOW)
+                        .await
+                    {
+                        Ok(DedupClaim::Done(answer)) => {
+                            let handled = Arc::new(handled_from_json(&answer).unwrap_or_default());
+                            pending.complete(Arc::clone(&handled));
+                            return (handled, Source::Cached);
+                        }
+                        Ok(DedupClaim::InFlight) => {
+                            // Another process handles it: wait for its answer within the budget.
+                            drop(pending);
+                            let budget = self.deadline().saturating_sub(started.elapsed());
+                            return match shared.wait(&key, budget).await {
+                                Ok(Some(answer)) => (
+                                    Arc::new(handled_from_json(&answer).unwrap_or_default()),
+                                    Source::Coalesced,
+                                ),
+                                _ => (Arc::new(Handled::default()), Source::Deadline),
+                            };
+                        }
+                        Ok(DedupClaim::First) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "shared dedup unavailable; handling in this process")
+                        }
+                    }
+                }
+                self.start(push, key, pending, started).await
             }
         }
     }
 
-    /// Route `inbound` through the rules. A failing or panicking handler answers `success`;
-    /// the failure is logged with the message id.
-    fn handle(&self, inbound: &Inbound) -> Handled {
+    fn work_for(&self, key: &str) -> Option<Arc<Work>> {
+        self.work
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    /// The first delivery: route, then answer at once or run the action under the deadline.
+    async fn start(
+        self: &Arc<Self>,
+        push: &DecodedPush,
+        key: String,
+        pending: crate::dedup::Pending<Arc<Handled>>,
+        started: Instant,
+    ) -> (Arc<Handled>, Source) {
+        let inbound = &push.inbound;
+        let parked = if user_initiated(inbound) {
+            self.backends
+                .delivery
+                .take_parked(&inbound.from_user_name)
+                .await
+        } else {
+            Vec::new()
+        };
+        match self.route(inbound) {
+            Routed::Now(handled) => {
+                let handled = self.with_parked(parked, handled, inbound).await;
+                let handled = Arc::new(handled);
+                self.finish_shared(&key, &handled).await;
+                pending.complete(Arc::clone(&handled));
+                (handled, Source::Fresh)
+            }
+            Routed::Later {
+                rule,
+                call,
+                on_slow,
+                placeholder,
+                on_error,
+            } => {
+                let work = Arc::new(Work {
+                    rule: Arc::clone(&rule),
+                    on_slow,
+                    placeholder: self.placeholder(placeholder),
+                    openid: inbound.from_user_name.clone(),
+                    attempts: AtomicU32::new(1),
+                    delivered: AtomicBool::new(false),
+                    state: Mutex::new(WorkState::default()),
+                });
+                self.work
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(key.clone(), Arc::clone(&work));
+                let waiter = pending.waiter();
+                let app = Arc::clone(self);
+                let task_work = Arc::clone(&work);
+                let msg_id = inbound.msg_id();
+                tokio::spawn(async move {
+                    let services = app.backends.services.clone();
+                    let result = AssertUnwindSafe(call.run(&services)).catch_unwind().await;
+                    let reply = match result {
+                        Ok(Ok(reply)) => reply,
+                        Ok(Err(e)) => {
+                            tracing::error!(rule = %rule, msg_id, error = %e, "action failed");
+                            metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "action")
+                                .increment(1);
+                            on_error.map(Reply::text)
+                        }
+                        Err(_) => {
+                            tracing::error!(rule = %rule, msg_id, "action panicked; answering success");
+                            metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "panic")
+                                .increment(1);
+                            None
+                        }
+                    };
+                    let handled = app
+                        .prepare(Arc::clone(&rule), reply, &task_work.openid)
+                        .await;
+                    app.complete_work(&key, &task_work, handled, pending).await;
+                });
+                let (handled, source) = self
+                    .await_work(waiter, &work, 1, started, Source::Fresh)
+                    .await;
+                // Parked results ride along with the first answer that carries anything.
+                if parked.is_empty() {
+                    (handled, source)
+                } else {
+                    let combined = self.with_parked(parked, (*handled).clone(), inbound).await;
+                    (Arc::new(combined), source)
+                }
+            }
+        }
+    }
+
+    /// The work is done: hand the result to whoever must deliver it, record it for retries.
+    async fn complete_work(
+        &self,
+        key: &str,
+        work: &Work,
+        handled: Handled,
+        pending: crate::dedup::Pending<Arc<Handled>>,
+    ) {
+        let handoff = {
+            let mut state = work.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.done = Some(Arc::new(handled.clone()));
+            state.handoff
+        };
+        let recorded = match (handoff, &handled.reply) {
+            (Some(handoff), Some(reply)) if work.claim_delivery() => {
+                let delivery = &self.backends.delivery;
+                let result = match handoff {
+                    Handoff::Park => delivery.park(&work.openid, &work.rule, reply).await,
+                    Handoff::Kf => delivery.send_or_park(&work.openid, &work.rule, reply).await,
+                };
+                if let Err(e) = result {
+                    tracing::error!(rule = %work.rule, error = %e, "late result could not be delivered");
+                }
+                // Retries of this push must not repeat what went out of band.
+                Arc::new(Handled::success(handled.rule.clone()))
+            }
+            _ => Arc::new(handled),
+        };
+        self.finish_shared(key, &recorded).await;
+        pending.complete(recorded);
+        self.work
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
+    async fn finish_shared(&self, key: &str, handled: &Handled) {
+        if let Some(shared) = &self.backends.shared_dedup
+            && let Err(e) = shared
+                .complete(key, &self.holder, &handled_to_json(handled))
+                .await
+        {
+            tracing::warn!(error = %e, "shared dedup: answer not recorded");
+        }
+    }
+
+    /// One delivery waiting on the work: the result if it comes within the deadline, else the
+    /// rule's slow policy.
+    async fn await_work(
+        &self,
+        waiter: Waiter<Arc<Handled>>,
+        work: &Work,
+        attempt: u32,
+        started: Instant,
+        source: Source,
+    ) -> (Arc<Handled>, Source) {
+        let deadline = started + self.deadline();
+        let wait = waiter.wait();
+        tokio::pin!(wait);
+        tokio::select! {
+            result = &mut wait => {
+                return match result {
+                    Some(handled) if work.claim_delivery() => (handled, source),
+                    Some(handled) => (Arc::new(Handled::success(handled.rule.clone())), source),
+                    None => (Arc::new(Handled::default()), source),
+                };
+            }
+            () = sleep_until(deadline) => {}
+        }
+        let policy = match work.on_slow {
+            OnSlow::Retry if attempt < PLATFORM_ATTEMPTS => "retry",
+            OnSlow::Retry => "retry_last",
+            OnSlow::Kf => "kf",
+            OnSlow::Placeholder => "placeholder",
+        };
+        metrics::counter!(crate::metrics::DEADLINE, "policy" => policy, "outcome" => "deadline")
+            .increment(1);
+        tracing::info!(rule = %work.rule, attempt, policy, "reply deadline passed");
+        if policy == "retry" {
+            // Let this attempt lapse so the platform retries; the retry waits on the same
+            // work. Answer only after the platform has hung up.
+            sleep_until(started + PLATFORM_TIMEOUT + Duration::from_millis(500)).await;
+            return (
+                Arc::new(Handled::success(Some(Arc::clone(&work.rule)))),
+                Source::Deadline,
+            );
+        }
+        let handoff = if policy == "kf" {
+            Handoff::Kf
+        } else {
+            Handoff::Park
+        };
+        let ready = {
+            let mut state = work.state.lock().unwrap_or_else(PoisonError::into_inner);
+            match &state.done {
+                Some(done) => Some(Arc::clone(done)),
+                None => {
+                    state.handoff = Some(handoff);
+                    None
+                }
+            }
+        };
+        if let Some(done) = ready
+            && work.claim_delivery()
+        {
+            return (done, source);
+        }
+        let reply = match handoff {
+            Handoff::Kf => None,
+            Handoff::Park => Some(Reply::text(work.placeholder.clone())),
+        };
+        (
+            Arc::new(Handled {
+                rule: Some(Arc::clone(&work.rule)),
+                reply,
+            }),
+            Source::Deadline,
+        )
+    }
+
+    /// Route `inbound` through the rules. A failing or panicking rule answers `success`; the
+    /// failure is logged with the message id.
+    fn route(&self, inbound: &Inbound) -> Routed {
         let rules = self.rules.load();
         let now = self.now();
         let outcome = catch_unwind(AssertUnwindSafe(|| rules.respond(inbound, now)));
         let msg_id = inbound.msg_id();
         match outcome {
-            Ok(Ok(Outcome::NoMatch)) => Handled::default(),
+            Ok(Ok(Outcome::NoMatch)) => Routed::Now(Handled::default()),
             Ok(Ok(Outcome::Matched { rule, reply, .. })) => {
-                let rule: Arc<str> = Arc::from(rule.as_ref());
-                let reply = reply.and_then(|reply| match reply.prepare() {
-                    Ok(prepared) => {
-                        if let Some(rest) = prepared.overflow {
-                            tracing::warn!(
-                                rule = %rule,
-                                msg_id,
-                                rest_bytes = rest.len(),
-                                "reply text longer than 2047 bytes: sent the first part; the rest needs 客服消息 delivery"
-                            );
-                        }
-                        Some(prepared.reply)
-                    }
-                    Err(e) => {
-                        tracing::error!(rule = %rule, msg_id, error = %e, "invalid reply; answering success");
-                        metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "reply").increment(1);
-                        None
-                    }
-                });
-                Handled {
-                    rule: Some(rule),
-                    reply,
-                }
+                Routed::Now(self.prepare_now(rule, reply, &inbound.from_user_name))
             }
+            Ok(Ok(Outcome::Action {
+                rule,
+                call,
+                on_slow,
+                placeholder,
+                on_error,
+            })) => Routed::Later {
+                rule,
+                call,
+                on_slow,
+                placeholder,
+                on_error,
+            },
             Ok(Err(e)) => {
                 tracing::error!(msg_id, error = %e, "rule failed; answering success");
                 metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "render")
                     .increment(1);
-                Handled::default()
+                Routed::Now(Handled::default())
             }
             Err(panic) => {
                 let what = panic
@@ -207,8 +588,131 @@ impl App {
                     .unwrap_or_default();
                 tracing::error!(msg_id, panic = %what, "handler panicked; answering success");
                 metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "panic").increment(1);
-                Handled::default()
+                Routed::Now(Handled::default())
             }
+        }
+    }
+
+    /// Validate a static reply; text over the passive limit is split and the rest delivered
+    /// later (in the background).
+    fn prepare_now(&self, rule: Arc<str>, reply: Option<Reply>, openid: &str) -> Handled {
+        let (handled, overflow) = validate(rule, reply);
+        if let Some(rest) = overflow {
+            let delivery = self.backends.delivery.clone();
+            let openid = openid.to_owned();
+            let rule = handled.rule.clone().unwrap_or_else(|| Arc::from("-"));
+            tokio::spawn(async move {
+                let _ = delivery
+                    .send_or_park(&openid, &rule, &Reply::text(rest))
+                    .await;
+            });
+        }
+        handled
+    }
+
+    async fn prepare(&self, rule: Arc<str>, reply: Option<Reply>, openid: &str) -> Handled {
+        let (handled, overflow) = validate(rule, reply);
+        if let Some(rest) = overflow {
+            let rule = handled.rule.clone().unwrap_or_else(|| Arc::from("-"));
+            let _ = self
+                .backends
+                .delivery
+                .send_or_park(openid, &rule, &Reply::text(rest))
+                .await;
+        }
+        handled
+    }
+
+    /// Put parked results in front of this answer: texts are joined when they fit; otherwise
+    /// the parked result is the answer and this one follows by 客服消息 (or is parked again).
+    async fn with_parked(
+        &self,
+        parked: Vec<(String, Reply)>,
+        handled: Handled,
+        inbound: &Inbound,
+    ) -> Handled {
+        let mut parked = parked.into_iter();
+        let Some((parked_rule, first)) = parked.next() else {
+            return handled;
+        };
+        let openid = &inbound.from_user_name;
+        for (rule, rest) in parked {
+            let _ = self
+                .backends
+                .delivery
+                .send_or_park(openid, &rule, &rest)
+                .await;
+        }
+        match (&first, &handled.reply) {
+            (Reply::Text { content: old }, Some(Reply::Text { content: new }))
+                if old.len() + new.len() + 2 <= MAX_TEXT_REPLY_BYTES =>
+            {
+                Handled {
+                    rule: handled.rule.clone(),
+                    reply: Some(Reply::text(format!("{old}\n\n{new}"))),
+                }
+            }
+            (_, None) => Handled {
+                rule: Some(Arc::from(parked_rule.as_str())),
+                reply: Some(first),
+            },
+            (_, Some(current)) => {
+                let rule = handled.rule.clone().unwrap_or_else(|| Arc::from("-"));
+                let _ = self
+                    .backends
+                    .delivery
+                    .send_or_park(openid, &rule, current)
+                    .await;
+                Handled {
+                    rule: Some(Arc::from(parked_rule.as_str())),
+                    reply: Some(first),
+                }
+            }
+        }
+    }
+}
+
+enum Routed {
+    Now(Handled),
+    Later {
+        rule: Arc<str>,
+        call: crate::actions::ActionCall,
+        on_slow: OnSlow,
+        placeholder: Option<String>,
+        on_error: Option<String>,
+    },
+}
+
+/// Whether the follower acted (a message or a menu click/scan), so a parked result may ride
+/// on the answer.
+fn user_initiated(inbound: &Inbound) -> bool {
+    match &inbound.kind {
+        Kind::Message(_) => true,
+        Kind::Event(_) => inbound.event_name().is_some_and(|e| {
+            ["CLICK", "SCAN", "scancode_waitmsg", "subscribe"]
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(e))
+        }),
+    }
+}
+
+/// Validate a reply: invalid → `success` (logged); long text → split, the rest returned.
+fn validate(rule: Arc<str>, reply: Option<Reply>) -> (Handled, Option<String>) {
+    let Some(reply) = reply else {
+        return (Handled::success(Some(rule)), None);
+    };
+    match reply.prepare() {
+        Ok(prepared) => (
+            Handled {
+                rule: Some(rule),
+                reply: Some(prepared.reply),
+            },
+            prepared.overflow,
+        ),
+        Err(e) => {
+            tracing::error!(rule = %rule, error = %e, "invalid reply; answering success");
+            metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "reply").increment(1);
+            (Handled::success(Some(rule)), None)
         }
     }
 }

@@ -83,7 +83,7 @@ pub fn write_response<W: Write>(out: &mut W, response: &EdgeResponse) -> std::io
 /// # Errors
 /// The response cannot be written to `out`.
 pub async fn serve_one<F, R, W>(
-    app: &App,
+    app: &std::sync::Arc<App>,
     var: F,
     stdin: &mut R,
     out: &mut W,

@@ -53,6 +53,14 @@ pub enum ConfigError {
     /// The rules do not compile.
     #[error(transparent)]
     Rules(#[from] crate::rules::RuleError),
+    /// A `[[tables]]` entry or the `[script]` section cannot be used (see [`crate::actions`]).
+    #[error("{path}: {source}")]
+    Actions {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the table or the key.
+        source: crate::actions::SetupError,
+    },
 }
 
 /// `[server]`: the callback endpoint.
@@ -152,6 +160,11 @@ struct RawConfig {
     store: RawStore,
     #[serde(default)]
     rules: Vec<RuleSpec>,
+    // Used by the dynamic reply kinds (see `crate::actions`).
+    #[serde(default)]
+    tables: Vec<crate::actions::TableSpec>,
+    #[serde(default)]
+    script: crate::actions::ScriptSpec,
 }
 
 /// Accepts a string, or a number/bool written where a string was meant (env overrides such as
@@ -267,6 +280,8 @@ pub struct Config {
     pub rule_specs: Vec<RuleSpec>,
     /// The rules, compiled.
     pub rules: std::sync::Arc<RuleSet>,
+    /// The `[[tables]]`, loaded, and the `[script]` settings (also compiled into `rules`).
+    pub resources: crate::actions::Resources,
 }
 
 impl Config {
@@ -453,7 +468,12 @@ impl Config {
             ));
         }
 
-        let rules = RuleSet::compile(&raw.rules, path)?;
+        let resources = crate::actions::Resources::load(&raw.tables, &raw.script, &base_dir)
+            .map_err(|source| ConfigError::Actions {
+                path: path.to_owned(),
+                source,
+            })?;
+        let rules = RuleSet::compile_with(&raw.rules, path, &resources)?;
 
         Ok(Self {
             source: path.to_owned(),
@@ -488,6 +508,7 @@ impl Config {
             },
             rule_specs: raw.rules,
             rules: std::sync::Arc::new(rules),
+            resources,
         })
     }
 }

@@ -4,10 +4,13 @@
 //! for events, the same CreateTime). The first delivery [`claims`](Dedup::claim) the key and
 //! computes the answer; a retry that arrives while that work is in flight waits for the same
 //! answer; a retry that arrives later gets the cached answer. Entries live for the window
-//! (≥ 60 s) and are swept lazily, a shard at a time, so memory follows the request rate.
+//! (≥ 60 s) and are swept lazily, a shard at a time, so memory follows the request rate: a key
+//! costs a 32-byte table slot plus its answer, and an answer equal to one stored recently (a
+//! fixed reply) is shared, not copied.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::collections::hash_map::{Entry, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -18,19 +21,30 @@ pub const MIN_WINDOW: Duration = Duration::from_secs(60);
 
 const SHARDS: usize = 16;
 
-/// A dedup key, hashed to 128 bits so entries stay small (collisions are ~2⁻¹²⁸).
+/// How often (as a fraction of the window) a shard drops its expired answers: the table holds
+/// at most `window × (1 + 1/SWEEPS_PER_WINDOW)` worth of keys.
+const SWEEPS_PER_WINDOW: u32 = 8;
+
+/// How many distinct answers a shard remembers to share: keys answered with a fixed reply (a
+/// welcome, a help text, `success`) then cost one table slot each, not a copy each.
+const SHARED_ANSWERS: usize = 4;
+
+/// After this many answers not found among the shared ones, their hit counts are halved, so a
+/// reply that stopped being used gives its place up.
+const SHARED_DECAY_EVERY: u32 = 256;
+
+/// A dedup key: the text hashed to 128 bits with the table's random SipHash keys, so entries
+/// stay small (collisions are ~2⁻¹²⁸) and nobody outside the process can predict where a key
+/// lands in the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key(u64, u64);
 
 impl Key {
-    fn of(text: &str) -> Self {
-        let half = |salt: u8| {
-            let mut h = std::hash::DefaultHasher::new();
-            salt.hash(&mut h);
-            text.hash(&mut h);
-            h.finish()
-        };
-        Self(half(0x5a), half(0xa5))
+    fn of(text: &str, keys: &RandomState) -> Self {
+        Self(
+            keys.hash_one((0x5a_u8, text)),
+            keys.hash_one((0xa5_u8, text)),
+        )
     }
 
     fn shard(self) -> usize {
@@ -39,16 +53,107 @@ impl Key {
     }
 }
 
+/// Hashes a [`Key`] by taking its second half: the key already is a keyed SipHash output, so
+/// hashing it again would only cost time.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for `Key` (its fields arrive through `write_u64`); kept correct anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // `Key(a, b)` hashes as write_u64(a), write_u64(b): keep `b`. `a` chose the shard, so
+        // within a shard its low bits are all alike.
+        self.0 = n;
+    }
+}
+
+type Slots<T> = HashMap<Key, Slot<T>, BuildHasherDefault<KeyHasher>>;
+
 #[derive(Debug)]
 enum Slot<T> {
-    Pending(watch::Receiver<Option<T>>),
-    Done { answer: T, at: Instant },
+    /// Being handled. The channel is only made when somebody has to wait for the answer (a
+    /// retry while in flight, or [`Pending::waiter`]); the common case allocates nothing.
+    Pending(Option<watch::Sender<Option<T>>>),
+    /// Answered, at `at` seconds after the table was made.
+    Done { answer: T, at: u32 },
+}
+
+impl<T> Slot<T> {
+    /// The sender of a pending slot, made on first use.
+    fn sender(sender: &mut Option<watch::Sender<Option<T>>>) -> &watch::Sender<Option<T>> {
+        sender.get_or_insert_with(|| watch::Sender::new(None))
+    }
 }
 
 #[derive(Debug)]
 struct Shard<T> {
-    slots: HashMap<Key, Slot<T>>,
-    last_sweep: Instant,
+    slots: Slots<T>,
+    last_sweep: u32,
+    /// No answer in `slots` is older than this (`u32::MAX`: none); a sweep that could not
+    /// remove anything is skipped.
+    oldest: u32,
+    /// Answers to share.
+    shared: [Option<Shared<T>>; SHARED_ANSWERS],
+    /// Answers not found among `shared` since the counts were last halved.
+    misses: u32,
+    /// Stamps the answers that enter `shared`, oldest first.
+    entered: u64,
+}
+
+/// An answer kept to be shared.
+#[derive(Debug)]
+struct Shared<T> {
+    answer: T,
+    /// How often it was reused (halved every [`SHARED_DECAY_EVERY`] misses).
+    hits: u32,
+    /// When it entered (a per-shard counter).
+    entered: u64,
+}
+
+impl<T: Clone + PartialEq> Shard<T> {
+    /// `answer`, or an equal answer already stored (shared, so the table holds one copy).
+    ///
+    /// A new answer takes the place of the least reused one, the oldest among equals: a run of
+    /// one-off answers (templated replies) churns among themselves while the fixed replies,
+    /// reused, keep their places.
+    fn share(&mut self, answer: T) -> T {
+        for shared in self.shared.iter_mut().flatten() {
+            if shared.answer == answer {
+                shared.hits = shared.hits.saturating_add(1);
+                return shared.answer.clone();
+            }
+        }
+        self.misses += 1;
+        if self.misses >= SHARED_DECAY_EVERY {
+            self.misses = 0;
+            for shared in self.shared.iter_mut().flatten() {
+                shared.hits /= 2;
+            }
+        }
+        self.entered += 1;
+        let place = self
+            .shared
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, slot)| slot.as_ref().map_or((0, 0), |s| (s.hits, s.entered)))
+            .map_or(0, |(i, _)| i);
+        self.shared[place] = Some(Shared {
+            answer: answer.clone(),
+            hits: 0,
+            entered: self.entered,
+        });
+        answer
+    }
 }
 
 /// What a delivery should do with its key.
@@ -70,7 +175,7 @@ pub enum Claim<T> {
 pub struct Pending<T> {
     dedup: Arc<Inner<T>>,
     key: Key,
-    sender: Option<watch::Sender<Option<T>>>,
+    completed: bool,
 }
 
 /// A handle on an answer still being produced.
@@ -90,7 +195,32 @@ impl<T: Clone> Waiter<T> {
 #[derive(Debug)]
 struct Inner<T> {
     shards: Vec<Mutex<Shard<T>>>,
-    window: Duration,
+    /// The window in whole seconds (entries live between `window` and `window + 1` s).
+    window: u32,
+    /// Seconds between two sweeps of a shard.
+    sweep_every: u32,
+    /// The origin of the `at` stamps.
+    epoch: Instant,
+    /// The SipHash keys of [`Key::of`], random per table.
+    keys: RandomState,
+}
+
+impl<T> Inner<T> {
+    /// Whole seconds since the table was made (saturating after 136 years).
+    fn now(&self) -> u32 {
+        u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
+    fn shard(&self, key: Key) -> std::sync::MutexGuard<'_, Shard<T>> {
+        self.shards[key.shard()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether an answer stamped `at` is past the window at `now`.
+    fn expired(&self, at: u32, now: u32) -> bool {
+        now.saturating_sub(at) > self.window
+    }
 }
 
 /// The dedup table. Cheap to clone (shared).
@@ -111,50 +241,59 @@ impl<T: Clone> Dedup<T> {
     /// A table keeping answers for `window` (raised to [`MIN_WINDOW`] if shorter).
     #[must_use]
     pub fn new(window: Duration) -> Self {
-        let now = Instant::now();
+        let window = u32::try_from(window.max(MIN_WINDOW).as_secs()).unwrap_or(u32::MAX);
         Self {
             inner: Arc::new(Inner {
                 shards: (0..SHARDS)
                     .map(|_| {
                         Mutex::new(Shard {
-                            slots: HashMap::new(),
-                            last_sweep: now,
+                            slots: Slots::default(),
+                            last_sweep: 0,
+                            oldest: u32::MAX,
+                            shared: std::array::from_fn(|_| None),
+                            misses: 0,
+                            entered: 0,
                         })
                     })
                     .collect(),
-                window: window.max(MIN_WINDOW),
+                window,
+                sweep_every: (window / SWEEPS_PER_WINDOW).max(1),
+                epoch: Instant::now(),
+                keys: RandomState::new(),
             }),
         }
     }
 
     /// Claim `key` for one delivery.
     pub fn claim(&self, key: &str) -> Claim<T> {
-        let key = Key::of(key);
-        let now = Instant::now();
-        let window = self.inner.window;
-        let mut shard = self.inner.shards[key.shard()]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if now.duration_since(shard.last_sweep) >= window / 4 {
-            shard.slots.retain(|_, slot| match slot {
-                Slot::Pending(_) => true,
-                Slot::Done { at, .. } => now.duration_since(*at) < window,
-            });
-            shard.last_sweep = now;
+        let inner = &self.inner;
+        let key = Key::of(key, &inner.keys);
+        let now = inner.now();
+        let mut shard = inner.shard(key);
+        if now.saturating_sub(shard.last_sweep) >= inner.sweep_every
+            && inner.expired(shard.oldest, now)
+        {
+            sweep(&mut shard, inner, now);
         }
-        match shard.slots.get(&key) {
-            Some(Slot::Done { answer, at }) if now.duration_since(*at) < window => {
-                return Claim::Cached(answer.clone());
+        match shard.slots.entry(key) {
+            Entry::Occupied(mut entry) => match entry.get_mut() {
+                Slot::Done { answer, at } if !inner.expired(*at, now) => {
+                    return Claim::Cached(answer.clone());
+                }
+                Slot::Pending(sender) => {
+                    return Claim::InFlight(Waiter(Slot::sender(sender).subscribe()));
+                }
+                // An expired answer not swept yet: handle afresh.
+                slot => *slot = Slot::Pending(None),
+            },
+            Entry::Vacant(entry) => {
+                entry.insert(Slot::Pending(None));
             }
-            Some(Slot::Pending(rx)) => return Claim::InFlight(Waiter(rx.clone())),
-            _ => {}
         }
-        let (sender, rx) = watch::channel(None);
-        shard.slots.insert(key, Slot::Pending(rx));
         Claim::First(Pending {
-            dedup: Arc::clone(&self.inner),
+            dedup: Arc::clone(inner),
             key,
-            sender: Some(sender),
+            completed: false,
         })
     }
 
@@ -175,48 +314,77 @@ impl<T: Clone> Dedup<T> {
     }
 }
 
-impl<T: Clone> Pending<T> {
-    /// Record the answer for retries and wake everyone waiting for it.
+/// Drop the expired answers of one shard, and give back the memory of a burst that has passed.
+fn sweep<T>(shard: &mut Shard<T>, inner: &Inner<T>, now: u32) {
+    let mut oldest = u32::MAX;
+    shard.slots.retain(|_, slot| match slot {
+        Slot::Pending(_) => true,
+        Slot::Done { at, .. } => {
+            let keep = !inner.expired(*at, now);
+            if keep {
+                oldest = oldest.min(*at);
+            }
+            keep
+        }
+    });
+    shard.last_sweep = now;
+    shard.oldest = oldest;
+    let (len, capacity) = (shard.slots.len(), shard.slots.capacity());
+    if capacity > 1024 && len < capacity / 4 {
+        shard.slots.shrink_to(len * 2);
+    }
+}
+
+impl<T: Clone + PartialEq> Pending<T> {
+    /// Record the answer for retries and wake everyone waiting for it. An answer equal to one
+    /// recently stored in the same shard is kept as a clone of that one (for `Arc` answers: one
+    /// allocation shared by every key answered alike).
     pub fn complete(mut self, answer: T) {
-        let mut shard = self.dedup.shards[self.key.shard()]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        shard.slots.insert(
-            self.key,
-            Slot::Done {
-                answer: answer.clone(),
-                at: Instant::now(),
-            },
-        );
+        self.completed = true;
+        let inner = &self.dedup;
+        let at = inner.now();
+        let mut shard = inner.shard(self.key);
+        let stored = shard.share(answer.clone());
+        shard.oldest = shard.oldest.min(at);
+        let previous = shard
+            .slots
+            .insert(self.key, Slot::Done { answer: stored, at });
         drop(shard);
-        if let Some(sender) = self.sender.take() {
-            // Nobody waiting is fine.
-            let _ = sender.send(Some(answer));
+        // Wake the waiters outside the lock; with nobody waiting there is no channel at all.
+        if let Some(Slot::Pending(Some(sender))) = previous {
+            sender.send_replace(Some(answer));
         }
     }
+}
 
+impl<T: Clone> Pending<T> {
     /// A waiter for this pending answer (for the delivery that claimed it, when the work runs
     /// in a task of its own).
     #[must_use]
     pub fn waiter(&self) -> Waiter<T> {
-        Waiter(
-            self.sender
-                .as_ref()
-                .map_or_else(|| watch::channel(None).1, watch::Sender::subscribe),
-        )
+        let mut shard = self.dedup.shard(self.key);
+        match shard.slots.get_mut(&self.key) {
+            Some(Slot::Pending(sender)) => Waiter(Slot::sender(sender).subscribe()),
+            // Unreachable while `self` lives (only its owner replaces a pending slot); a
+            // closed channel makes `wait` answer `None` rather than hang.
+            _ => Waiter(watch::channel(None).1),
+        }
     }
 }
 
 impl<T> Drop for Pending<T> {
     fn drop(&mut self) {
-        if self.sender.is_some() {
-            let mut shard = self.dedup.shards[self.key.shard()]
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if matches!(shard.slots.get(&self.key), Some(Slot::Pending(_))) {
-                shard.slots.remove(&self.key);
-            }
+        if self.completed {
+            return;
         }
+        let mut shard = self.dedup.shard(self.key);
+        let removed = match shard.slots.get(&self.key) {
+            Some(Slot::Pending(_)) => shard.slots.remove(&self.key),
+            _ => None,
+        };
+        drop(shard);
+        // Dropping the sender (outside the lock) wakes the waiters with `None`.
+        drop(removed);
     }
 }
 
@@ -278,12 +446,41 @@ mod tests {
     #[test]
     fn window_is_at_least_sixty_seconds() {
         let d: Dedup<u8> = Dedup::new(Duration::from_secs(1));
-        assert_eq!(d.inner.window, MIN_WINDOW);
+        assert_eq!(u64::from(d.inner.window), MIN_WINDOW.as_secs());
+        let d: Dedup<u8> = Dedup::new(Duration::from_secs(120));
+        assert_eq!(d.inner.window, 120);
+        assert_eq!(d.inner.sweep_every, 15);
+    }
+
+    /// Age every answer (and sweep stamp) by `secs` seconds, as if time had passed (the stamps
+    /// must be at least `secs`: [`advance`] the table first).
+    fn age(d: &Dedup<u8>, secs: u32) {
+        for shard in &d.inner.shards {
+            let mut s = shard.lock().unwrap();
+            for slot in s.slots.values_mut() {
+                if let Slot::Done { at, .. } = slot {
+                    *at = at.saturating_sub(secs);
+                }
+            }
+            s.last_sweep = s.last_sweep.saturating_sub(secs);
+            if s.oldest != u32::MAX {
+                s.oldest = s.oldest.saturating_sub(secs);
+            }
+        }
+    }
+
+    /// Shift the table's epoch back, so `now()` is `secs` later than the stamps.
+    fn advance(d: &mut Dedup<u8>, secs: u64) {
+        let inner = Arc::get_mut(&mut d.inner).expect("no other handle");
+        inner.epoch = inner
+            .epoch
+            .checked_sub(Duration::from_secs(secs))
+            .expect("monotonic clock far enough from boot");
     }
 
     #[test]
     fn expired_answers_are_swept() {
-        let d: Dedup<u8> = Dedup::new(MIN_WINDOW);
+        let mut d: Dedup<u8> = Dedup::new(MIN_WINDOW);
         for i in 0..100 {
             let Claim::First(p) = d.claim(&format!("k{i}")) else {
                 panic!("expected First")
@@ -291,24 +488,235 @@ mod tests {
             p.complete(1);
         }
         assert_eq!(d.len(), 100);
-        let long_ago = Instant::now()
-            .checked_sub(MIN_WINDOW * 2)
-            .expect("monotonic clock far enough from boot");
-        for shard in &d.inner.shards {
-            let mut s = shard.lock().unwrap();
-            for slot in s.slots.values_mut() {
-                if let Slot::Done { at, .. } = slot {
-                    *at = long_ago;
-                }
-            }
-            s.last_sweep = long_ago;
-        }
-        // Expired entries are not served even before a sweep removes them...
-        assert!(matches!(d.claim("k1"), Claim::First(_)));
-        // ...and claiming in every shard sweeps them all.
+        // Exactly at the window's end an answer still counts...
+        advance(&mut d, MIN_WINDOW.as_secs());
+        assert!(matches!(d.claim("k1"), Claim::Cached(1)));
+        // ...a second later it does not, even before a sweep removes it...
+        advance(&mut d, 1);
+        assert!(matches!(d.claim("k2"), Claim::First(_)));
+        // ...and once every shard is due for a sweep, claiming in each removes them all.
+        let sweep_every = u64::from(d.inner.sweep_every);
+        advance(&mut d, sweep_every);
         for i in 0..1000 {
             drop(d.claim(&format!("other{i}")));
         }
         assert_eq!(d.len(), 0);
+    }
+
+    #[test]
+    fn answers_within_the_window_survive_and_a_useless_sweep_is_skipped() {
+        let mut d: Dedup<u8> = Dedup::new(MIN_WINDOW);
+        advance(&mut d, 1000);
+        let Claim::First(p) = d.claim("kept") else {
+            panic!("expected First")
+        };
+        p.complete(5);
+        // 59 s old, and every shard due for a sweep by the clock.
+        age(&d, 59);
+        for i in 0..1000 {
+            drop(d.claim(&format!("other{i}")));
+        }
+        assert_eq!(d.len(), 1);
+        assert!(matches!(d.claim("kept"), Claim::Cached(5)));
+        // Nothing could have expired, so no shard scanned its slots.
+        for shard in &d.inner.shards {
+            assert_eq!(shard.lock().unwrap().last_sweep, 0);
+        }
+    }
+
+    #[test]
+    fn a_sweep_keeps_pending_keys_and_drops_expired_answers() {
+        let mut d: Dedup<u8> = Dedup::new(MIN_WINDOW);
+        advance(&mut d, 1000);
+        let slow = keys_in_shard(&d, 7, "slow", 1).remove(0);
+        let old = keys_in_shard(&d, 7, "old", 1).remove(0);
+        let Claim::First(p) = d.claim(&slow) else {
+            panic!("expected First")
+        };
+        let Claim::First(done) = d.claim(&old) else {
+            panic!("expected First")
+        };
+        done.complete(1);
+        age(&d, 600);
+        for key in keys_in_shard(&d, 7, "other", 3) {
+            drop(d.claim(&key));
+        }
+        assert_eq!(
+            d.len(),
+            1,
+            "the expired answer is gone, the pending key stays"
+        );
+        assert!(matches!(d.claim(&slow), Claim::InFlight(_)));
+        p.complete(9);
+        assert!(matches!(d.claim(&slow), Claim::Cached(9)));
+    }
+
+    #[test]
+    fn an_uncontended_claim_makes_no_channel() {
+        let d: Dedup<u8> = Dedup::new(MIN_WINDOW);
+        let Claim::First(p) = d.claim("k") else {
+            panic!("expected First")
+        };
+        let key = p.key;
+        let channel = |d: &Dedup<u8>| {
+            matches!(
+                d.inner.shard(key).slots.get(&key),
+                Some(Slot::Pending(Some(_)))
+            )
+        };
+        assert!(!channel(&d));
+        let Claim::InFlight(w) = d.claim("k") else {
+            panic!("expected InFlight")
+        };
+        assert!(channel(&d), "a retry in flight makes the channel");
+        p.complete(2);
+        assert!(matches!(d.claim("k"), Claim::Cached(2)));
+        drop(w);
+    }
+
+    #[tokio::test]
+    async fn several_waiters_all_get_the_answer() {
+        let d: Dedup<u8> = Dedup::new(MIN_WINDOW);
+        let Claim::First(p) = d.claim("k") else {
+            panic!("expected First")
+        };
+        let waiters: Vec<_> = (0..3)
+            .map(|_| match d.claim("k") {
+                Claim::InFlight(w) => tokio::spawn(w.wait()),
+                other => panic!("expected InFlight, got {other:?}"),
+            })
+            .collect();
+        let own = p.waiter();
+        tokio::task::yield_now().await;
+        p.complete(4);
+        for w in waiters {
+            assert_eq!(w.await.unwrap(), Some(4));
+        }
+        assert_eq!(own.wait().await, Some(4));
+    }
+
+    #[test]
+    fn a_passed_burst_gives_its_memory_back() {
+        let mut d: Dedup<u8> = Dedup::new(MIN_WINDOW);
+        for i in 0..50_000 {
+            let Claim::First(p) = d.claim(&format!("burst{i}")) else {
+                panic!("expected First")
+            };
+            p.complete(0);
+        }
+        let capacity = |d: &Dedup<u8>| -> usize {
+            d.inner
+                .shards
+                .iter()
+                .map(|s| s.lock().unwrap().slots.capacity())
+                .sum()
+        };
+        let before = capacity(&d);
+        assert!(before >= 50_000);
+        advance(&mut d, 2 * MIN_WINDOW.as_secs());
+        for i in 0..1000 {
+            drop(d.claim(&format!("later{i}")));
+        }
+        assert_eq!(d.len(), 0);
+        assert!(
+            capacity(&d) < before / 4,
+            "capacity {} after the sweep, {before} before",
+            capacity(&d)
+        );
+    }
+
+    /// `n` keys starting with `prefix` that land in shard `shard` of `d`.
+    fn keys_in_shard<T>(d: &Dedup<T>, shard: usize, prefix: &str, n: usize) -> Vec<String> {
+        (0..)
+            .map(|i| format!("{prefix}{i}"))
+            .filter(|k| Key::of(k, &d.inner.keys).shard() == shard)
+            .take(n)
+            .collect()
+    }
+
+    /// Answer `key` with a fresh `Arc` of `text`.
+    fn answer(d: &Dedup<Arc<String>>, key: &str, text: &str) {
+        let Claim::First(p) = d.claim(key) else {
+            panic!("expected First for {key}")
+        };
+        p.complete(Arc::new(text.to_owned()));
+    }
+
+    fn cached(d: &Dedup<Arc<String>>, key: &str) -> Arc<String> {
+        match d.claim(key) {
+            Claim::Cached(a) => a,
+            other => panic!("expected Cached for {key}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn equal_answers_share_one_copy_and_distinct_ones_stay_apart() {
+        let d: Dedup<Arc<String>> = Dedup::new(MIN_WINDOW);
+        let fixed = keys_in_shard(&d, 3, "fixed", 20);
+        let echo = keys_in_shard(&d, 3, "echo", 200);
+        let mut echoes = echo.iter().enumerate();
+        let mut answered = 0;
+        for (n, key) in fixed.iter().enumerate() {
+            answer(&d, key, "欢迎关注！");
+            // Once the fixed reply has been reused, a run of one-off answers does not evict it.
+            let one_offs = if n < 2 { 1 } else { 9 };
+            for (i, key) in echoes.by_ref().take(one_offs) {
+                answer(&d, key, &format!("you said {i}"));
+                answered += 1;
+            }
+        }
+        let first = cached(&d, &fixed[0]);
+        for key in &fixed[1..] {
+            let other = cached(&d, key);
+            assert_eq!(*other, "欢迎关注！");
+            assert!(
+                Arc::ptr_eq(&first, &other),
+                "{key} should share the first copy"
+            );
+        }
+        for (i, key) in echo.iter().enumerate().take(answered) {
+            assert_eq!(*cached(&d, key), format!("you said {i}"));
+        }
+    }
+
+    #[test]
+    fn a_reply_no_longer_used_gives_its_place_up() {
+        let d: Dedup<Arc<String>> = Dedup::new(MIN_WINDOW);
+        let keys = keys_in_shard(&d, 5, "k", 3200);
+        let mut keys = keys.iter();
+        // Four fixed replies, each reused a lot...
+        for _ in 0..40 {
+            for reply in ["a", "b", "c", "d"] {
+                answer(&d, keys.next().unwrap(), reply);
+            }
+        }
+        // ...then a new fixed reply among one-off answers: once the old counts have decayed,
+        // it takes a place of its own.
+        for i in 0..3000 {
+            let key = keys.next().unwrap();
+            if i % 2 == 0 {
+                answer(&d, key, "new");
+            } else {
+                answer(&d, key, &format!("one-off {i}"));
+            }
+        }
+        let shard = d.inner.shards[5].lock().unwrap();
+        let held: Vec<&str> = shard
+            .shared
+            .iter()
+            .flatten()
+            .map(|s| s.answer.as_str())
+            .collect();
+        assert!(held.contains(&"new"), "shared answers: {held:?}");
+    }
+
+    #[test]
+    fn keys_differ_between_tables_but_agree_within_one() {
+        let a: Dedup<u8> = Dedup::new(MIN_WINDOW);
+        let b: Dedup<u8> = Dedup::new(MIN_WINDOW);
+        let ka = Key::of("gh_x|oUser|123", &a.inner.keys);
+        assert_eq!(ka, Key::of("gh_x|oUser|123", &a.inner.keys));
+        assert_ne!(ka, Key::of("gh_x|oUser|124", &a.inner.keys));
+        assert_ne!(ka, Key::of("gh_x|oUser|123", &b.inner.keys));
     }
 }

@@ -11,11 +11,14 @@
 //! - [`metrics`]: Prometheus metrics and the admin listener (`/healthz`, `/readyz`).
 //! - [`clock`]: the injectable clock.
 
+pub mod actions;
 pub mod app;
 pub mod cgi;
 pub mod clock;
+pub mod codec;
 pub mod config;
 pub mod dedup;
+pub mod delivery;
 pub mod edge;
 pub mod error;
 pub mod metrics;
@@ -23,6 +26,7 @@ pub mod push;
 pub mod reload;
 pub mod rules;
 pub mod service;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! The framework-free request handler shared by `serve` (axum) and `cgi`: one request in
 //! (method, query string, body), one response out (status, content type, body), one log line.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::app::App;
@@ -52,7 +53,7 @@ impl From<EdgeError> for EdgeResponse {
 }
 
 /// Answer one request to the callback URL.
-pub async fn respond(app: &App, request: EdgeRequest<'_>) -> EdgeResponse {
+pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
     let started = Instant::now();
     let query: PushQuery = match serde_urlencoded::from_str(request.query) {
         Ok(q) => q,

@@ -81,3 +81,34 @@ fn describe(e: &sqlx::Error) -> String {
         other => other.to_string(),
     }
 }
+
+/// Stored data that does not decode (a session that is not a JSON object, a parked entry that
+/// is not the expected JSON): written by something other than this crate, or damaged.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{backend} {op} of `{key}`: the stored value is not valid ({source}); it was not written by wxoa or is damaged: delete it"
+)]
+pub(crate) struct DataError {
+    pub(crate) backend: &'static str,
+    pub(crate) op: &'static str,
+    pub(crate) key: String,
+    #[source]
+    pub(crate) source: serde_json::Error,
+}
+
+impl DataError {
+    /// Wraps `source` as a [`wxoa_api::StoreError`].
+    pub(crate) fn store_error(
+        backend: &'static str,
+        op: &'static str,
+        key: &str,
+        source: serde_json::Error,
+    ) -> wxoa_api::StoreError {
+        wxoa_api::StoreError(Box::new(Self {
+            backend,
+            op,
+            key: key.to_owned(),
+            source,
+        }))
+    }
+}

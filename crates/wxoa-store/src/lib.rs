@@ -6,28 +6,47 @@
 //!   directory; WAL, busy timeout, foreign keys) or `postgres://…` — and runs the embedded
 //!   migrations (`migrations/sqlite`, `migrations/postgres`, one numbered file per feature).
 //!   [`Store::check_migrations`] reports whether the database matches this build.
+//! - The contracts shared by the SQL and Redis backends, one file each: [`SharedDedup`]
+//!   (`dedup.rs`: dedup and coalescing of the platform's retries across processes),
+//!   [`SessionBackend`] (`session.rs`: per-follower JSON maps) and [`ParkingBackend`]
+//!   (`parking.rs`: results that missed the 5-second window, kept for the follower's next
+//!   message).
 //! - `sql/`: one module per stored concept, each working on both SQL backends through the
-//!   runtime query API. `sql/token.rs` holds [`SqlTokenStore`], the access-token cache, refresh
-//!   lock and daily fetch counter shared by every process on a host. Per-follower sessions and
-//!   parked results will sit beside it (`sql/session.rs`, `sql/parked.rs`) with their own
-//!   migrations.
+//!   runtime query API, mostly with one statement text for both (`$N` placeholders, which
+//!   SQLite accepts too). [`SqlTokenStore`] (`token.rs`: access-token cache, refresh lock,
+//!   daily fetch counter), [`SqlDedup`] (`dedup.rs`), [`SqlSessions`] (`session.rs`),
+//!   [`SqlParking`] (`parking.rs`), and, SQL only, [`SqlMessageLog`] (`message_log.rs`) and
+//!   [`SqlFollowers`] (`followers.rs`) for the admin UI.
 //! - `redis/`: [`RedisStore`] (one reconnecting connection and a key prefix, default `wxoa:`)
-//!   and its per-concept modules; `redis/token.rs` holds [`RedisTokenStore`], the same token
-//!   store shared by instances on several hosts.
+//!   and its per-concept modules: [`RedisTokenStore`], [`RedisDedup`], [`RedisSessions`],
+//!   [`RedisParking`], shared by instances on several hosts.
 //! - `dsn.rs`: parsing of store URLs and their password-free display for messages.
 //!
-//! Both token stores implement [`wxoa_api::TokenStore`]: every operation is one atomic
-//! statement (SQL upserts guarded by `WHERE`, Redis `SET NX PX` and compare-and-delete
-//! scripts), so any number of processes agree on one lock holder and one token. Both pass
+//! Every shared operation is atomic on the server: SQL upserts guarded by `WHERE` and
+//! `DELETE … RETURNING`, Redis `SET NX PX`, Lua scripts and `MULTI`. So any number of
+//! processes (CGI: one per request) and instances agree on one lock holder, one handler per
+//! push, and one delivery per parked result. Both token stores pass
 //! `wxoa_api::conformance::check_token_store`.
+//!
+//! Errors of the store operations are [`wxoa_api::StoreError`], naming the backend, the
+//! operation and the key.
 
+mod dedup;
 mod dsn;
 mod error;
+mod parking;
 mod redis;
+mod session;
 mod sql;
 mod store;
 
+pub use crate::dedup::{DedupClaim, SharedDedup};
 pub use crate::error::StoreOpenError;
-pub use crate::redis::{RedisStore, RedisTokenStore};
-pub use crate::sql::SqlTokenStore;
+pub use crate::parking::{DEFAULT_PARKED_MAX_AGE, Parked, ParkingBackend};
+pub use crate::redis::{RedisDedup, RedisParking, RedisSessions, RedisStore, RedisTokenStore};
+pub use crate::session::{DEFAULT_SESSION_TTL, SessionBackend};
+pub use crate::sql::{
+    Follower, FollowerEvent, LOG_TEXT_MAX_BYTES, LoggedMessage, MessageLogEntry, SqlDedup,
+    SqlFollowers, SqlMessageLog, SqlParking, SqlSessions, SqlTokenStore,
+};
 pub use crate::store::{Backend, MigrationStatus, PendingMigration, Store};

@@ -14,7 +14,9 @@ use sqlx::{Connection, PgConnection};
 
 use crate::dsn::{self, SqlDsn};
 use crate::error::StoreOpenError;
-use crate::sql::{Db, SqlTokenStore};
+use crate::sql::{
+    Db, SqlDedup, SqlFollowers, SqlMessageLog, SqlParking, SqlSessions, SqlTokenStore,
+};
 
 /// How long a SQLite statement waits for another process's write lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,7 +38,8 @@ static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 /// The SQL database behind `store.url`: SQLite (the default) or PostgreSQL.
 ///
 /// Cheap to clone (a connection pool). Hand out per-concept stores with
-/// [`Store::token_store`].
+/// [`Store::token_store`], [`Store::dedup`], [`Store::sessions`], [`Store::parking`],
+/// [`Store::message_log`] and [`Store::followers`].
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
@@ -267,6 +270,39 @@ impl Store {
     #[must_use]
     pub fn token_store(&self) -> SqlTokenStore {
         SqlTokenStore::new(self.db.clone())
+    }
+
+    /// Dedup and coalescing of pushes shared by every process on this database (the `dedup`
+    /// table): what lets concurrent CGI processes handle a push once.
+    #[must_use]
+    pub fn dedup(&self) -> SqlDedup {
+        SqlDedup::new(self.db.clone())
+    }
+
+    /// Per-follower sessions (the `sessions` table), expiring 30 days after their last save
+    /// ([`SqlSessions::with_ttl`] changes that).
+    #[must_use]
+    pub fn sessions(&self) -> SqlSessions {
+        SqlSessions::new(self.db.clone())
+    }
+
+    /// Results parked for the follower's next message (the `parked` table), kept 48 hours
+    /// ([`SqlParking::with_max_age`] changes that).
+    #[must_use]
+    pub fn parking(&self) -> SqlParking {
+        SqlParking::new(self.db.clone())
+    }
+
+    /// The message log (the `message_log` table).
+    #[must_use]
+    pub fn message_log(&self) -> SqlMessageLog {
+        SqlMessageLog::new(self.db.clone())
+    }
+
+    /// Followers' subscribe/unsubscribe timeline and state (`follower_events`, `followers`).
+    #[must_use]
+    pub fn followers(&self) -> SqlFollowers {
+        SqlFollowers::new(self.db.clone())
     }
 
     /// Which database this is.

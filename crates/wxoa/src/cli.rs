@@ -45,6 +45,35 @@ pub(crate) enum Command {
     /// Serve one request as a CGI program (what `wxoa` does by itself when run by a web
     /// server with GATEWAY_INTERFACE set).
     Cgi(CgiArgs),
+    /// Check the config, the store, the API and the callback URL; print each problem with
+    /// its fix (exit code 1 when any check fails).
+    Check(CheckArgs),
+
+    // --- Outbound API commands (commands/api.rs builds the client; one module each) ---
+    /// Print the current access_token (fetched only if none is valid in the shared store).
+    Token(TokenArgs),
+    /// Push, show or delete the custom menu (自定义菜单).
+    Menu(MenuArgs),
+    /// Send a 客服消息 (customer-service message) to a follower.
+    Send(SendArgs),
+    /// Send template messages (模板消息) and list the account's templates.
+    Template(TemplateArgs),
+    /// Work with followers: export them to CSV.
+    Users(UsersArgs),
+    /// Create parametric QR codes (带参数二维码).
+    Qrcode(QrcodeArgs),
+    /// Sign a page URL for the JS-SDK's `wx.config`.
+    Jssdk(JssdkArgs),
+    // --- end of outbound API commands ---
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Print a JSON array of {name, status, detail, fix_zh, fix_en} instead of the list.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +131,435 @@ pub(crate) struct RulesTestArgs {
 pub(crate) struct RulesListArgs {
     #[command(flatten)]
     pub(crate) config: ConfigArg,
+}
+
+// =============================================================================================
+// Outbound API commands: `token`, `menu`, `send`, `template`, `users`, `qrcode`, `jssdk`.
+// Every one calls `api.base_url` with the access_token shared through the token store.
+// =============================================================================================
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Fetch a new token now, whatever is cached. With stable_token this invalidates the
+    /// previous token at once (20 a day, 30 s apart): use it when a token leaked.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Print {"access_token", "expires_at", "expires_in"} as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MenuArgs {
+    #[command(subcommand)]
+    pub(crate) command: MenuCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MenuCommand {
+    /// Check a menu file (TOML like menu.example.toml, or the platform's JSON) and make it the
+    /// menu. Every problem is printed, naming its button, before anything is sent.
+    Push(MenuPushArgs),
+    /// Show the menu set through the API, as a tree, JSON or a pushable TOML file.
+    Show(MenuShowArgs),
+    /// Delete the menu (and every conditional menu).
+    Delete(MenuDeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MenuPushArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The menu file: `.toml` (see menu.example.toml) or `.json` (`{"button": [...]}`).
+    pub(crate) file: PathBuf,
+    /// Check the file and print the JSON that would be sent, without sending it.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MenuShowArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Print the platform's answer as JSON.
+    #[arg(long, conflicts_with = "toml")]
+    pub(crate) json: bool,
+    /// Print the default menu as a TOML file that `wxoa menu push` accepts.
+    #[arg(long)]
+    pub(crate) toml: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MenuDeleteArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    #[command(subcommand)]
+    pub(crate) command: SendCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SendCommand {
+    /// A text message.
+    Text(SendTextArgs),
+    /// An image: an uploaded media_id, or a file uploaded first as temporary media.
+    Image(SendMediaArgs),
+    /// A voice message: an uploaded media_id, or an AMR/MP3 file uploaded first.
+    Voice(SendMediaArgs),
+    /// A link card (news with one article).
+    News(SendNewsArgs),
+}
+
+/// Who gets a 客服消息.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SendTarget {
+    /// The follower's openid.
+    pub(crate) openid: String,
+    /// Send as this 客服 account (e.g. `kf2001@gh_123`).
+    #[arg(long)]
+    pub(crate) kf_account: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SendTextArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    #[command(flatten)]
+    pub(crate) target: SendTarget,
+    /// The text; `-` reads it from stdin.
+    pub(crate) text: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SendMediaArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    #[command(flatten)]
+    pub(crate) target: SendTarget,
+    /// A media_id from an earlier upload.
+    #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+    pub(crate) media_id: Option<String>,
+    /// A file to upload as temporary media (kept 3 days) and send.
+    #[arg(long)]
+    pub(crate) file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SendNewsArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    #[command(flatten)]
+    pub(crate) target: SendTarget,
+    /// The card's title.
+    #[arg(long)]
+    pub(crate) title: String,
+    /// The card's description.
+    #[arg(long)]
+    pub(crate) description: Option<String>,
+    /// The page opened on tap.
+    #[arg(long)]
+    pub(crate) url: String,
+    /// The picture shown on the card.
+    #[arg(long)]
+    pub(crate) pic_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TemplateArgs {
+    #[command(subcommand)]
+    pub(crate) command: TemplateCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TemplateCommand {
+    /// Send a template message to one follower.
+    Send(TemplateSendArgs),
+    /// List the account's templates with their keywords.
+    List(TemplateListArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TemplateSendArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The follower's openid.
+    #[arg(long)]
+    pub(crate) to: String,
+    /// The template id (see `wxoa template list`).
+    #[arg(long)]
+    pub(crate) template_id: String,
+    /// Keyword values as KEY=VALUE, e.g. `--data thing1=巧克力 --data amount2=39.8元`.
+    #[arg(long, value_parser = parse_key_value, num_args = 1.., action = clap::ArgAction::Append)]
+    pub(crate) data: Vec<(String, String)>,
+    /// The page opened on tap.
+    #[arg(long)]
+    pub(crate) url: Option<String>,
+    /// A mini program opened on tap instead of the page (its AppID).
+    #[arg(long)]
+    pub(crate) miniprogram_appid: Option<String>,
+    /// The mini program page, e.g. `index?foo=bar`.
+    #[arg(long, requires = "miniprogram_appid")]
+    pub(crate) pagepath: Option<String>,
+    /// Your idempotency key: the platform ignores a second send with the same id.
+    #[arg(long)]
+    pub(crate) client_msg_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TemplateListArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UsersArgs {
+    #[command(subcommand)]
+    pub(crate) command: UsersCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Export every follower to CSV (follower list + batch user info), resumable.
+    Export(UsersExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UsersExportArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The CSV file to write. Progress is kept in `<FILE>.state` until the export completes.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Continue an interrupted export from its state file (no duplicates, nothing skipped).
+    #[arg(long)]
+    pub(crate) resume: bool,
+    /// Start over even if the file or an interrupted export's state exists.
+    #[arg(long, conflicts_with = "resume")]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct QrcodeArgs {
+    #[command(subcommand)]
+    pub(crate) command: QrcodeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum QrcodeCommand {
+    /// Create a QR code: permanent unless --expire is given.
+    Create(QrcodeCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct QrcodeCreateArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The scene: a number becomes scene_id (QR_SCENE / QR_LIMIT_SCENE), anything else
+    /// scene_str (QR_STR_SCENE / QR_LIMIT_STR_SCENE).
+    #[arg(long)]
+    pub(crate) scene: String,
+    /// Make a temporary code living this long: seconds, or with a unit (`90m`, `12h`, `7d`),
+    /// at most 30 days.
+    #[arg(long, value_parser = parse_expire)]
+    pub(crate) expire: Option<u32>,
+    /// Send the scene as scene_str even if it is a number.
+    #[arg(long = "str")]
+    pub(crate) as_str: bool,
+    /// Print ticket, url, image URL and expiry as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JssdkArgs {
+    #[command(subcommand)]
+    pub(crate) command: JssdkCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JssdkCommand {
+    /// Print appId, timestamp, nonceStr and signature for `wx.config` on the page URL.
+    Sign(JssdkSignArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JssdkSignArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The full page URL (any `#fragment` is dropped).
+    pub(crate) url: String,
+    /// Sign with this timestamp instead of now (to check a page's signature).
+    #[arg(long, requires = "nonce")]
+    pub(crate) timestamp: Option<i64>,
+    /// Sign with this nonceStr instead of a random one.
+    #[arg(long, requires = "timestamp")]
+    pub(crate) nonce: Option<String>,
+    /// Print the `wx.config` values as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `KEY=VALUE` (the value may contain `=`; the key may not be empty).
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+/// Seconds, or a number with `s`, `m`, `h` or `d`, between 1 s and 30 days.
+fn parse_expire(s: &str) -> Result<u32, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c.to_ascii_lowercase()),
+        _ => (s, 's'),
+    };
+    let factor: u64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(format!("unknown unit in {s:?}; use s, m, h or d")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("expected seconds or a number with s, m, h or d, got {s:?}"))?;
+    let secs = n.saturating_mul(factor);
+    let max = u64::from(wxoa_api::qrcode::MAX_EXPIRE_SECONDS);
+    if secs == 0 || secs > max {
+        return Err(format!(
+            "a temporary code lives 1 s to 30 days ({max} s), got {secs} s"
+        ));
+    }
+    u32::try_from(secs).map_err(|_| format!("{s:?} is too long"))
+}
+
+#[cfg(test)]
+mod api_command_tests {
+    use super::*;
+
+    #[test]
+    fn token_flags() {
+        let cli = Cli::try_parse_from(["wxoa", "token", "--force", "--json"]).unwrap();
+        let Command::Token(args) = cli.command else {
+            panic!("expected token")
+        };
+        assert!(args.force && args.json);
+    }
+
+    #[test]
+    fn template_data_is_repeatable_and_splits_at_the_first_equals() {
+        let cli = Cli::try_parse_from([
+            "wxoa",
+            "template",
+            "send",
+            "--to",
+            "o1",
+            "--template-id",
+            "T",
+            "--data",
+            "a=1",
+            "b=x=y",
+            "--data",
+            "c=",
+        ])
+        .unwrap();
+        let Command::Template(TemplateArgs {
+            command: TemplateCommand::Send(args),
+        }) = cli.command
+        else {
+            panic!("expected template send")
+        };
+        let pairs: Vec<(&str, &str)> = args
+            .data
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(pairs, [("a", "1"), ("b", "x=y"), ("c", "")]);
+        assert!(parse_key_value("=v").is_err());
+        assert!(parse_key_value("novalue").is_err());
+    }
+
+    #[test]
+    fn send_image_needs_exactly_one_source() {
+        assert!(Cli::try_parse_from(["wxoa", "send", "image", "o1"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "wxoa",
+                "send",
+                "image",
+                "o1",
+                "--media-id",
+                "M",
+                "--file",
+                "a.jpg"
+            ])
+            .is_err()
+        );
+        assert!(Cli::try_parse_from(["wxoa", "send", "image", "o1", "--file", "a.jpg"]).is_ok());
+    }
+
+    #[test]
+    fn expire_takes_units_and_bounds() {
+        assert_eq!(parse_expire("604800"), Ok(604_800));
+        assert_eq!(parse_expire("90m"), Ok(5_400));
+        assert_eq!(parse_expire("12h"), Ok(43_200));
+        assert_eq!(parse_expire("30d"), Ok(2_592_000));
+        assert!(parse_expire("31d").unwrap_err().contains("30 days"));
+        assert!(parse_expire("0").is_err());
+        assert!(parse_expire("7w").unwrap_err().contains("unknown unit"));
+        assert!(parse_expire("d").is_err());
+    }
+
+    #[test]
+    fn jssdk_timestamp_and_nonce_go_together() {
+        assert!(
+            Cli::try_parse_from([
+                "wxoa",
+                "jssdk",
+                "sign",
+                "https://e.com/",
+                "--timestamp",
+                "1"
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "wxoa",
+                "jssdk",
+                "sign",
+                "https://e.com/",
+                "--timestamp",
+                "1",
+                "--nonce",
+                "n"
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn users_export_resume_and_force_conflict() {
+        assert!(
+            Cli::try_parse_from([
+                "wxoa", "users", "export", "--out", "u.csv", "--resume", "--force"
+            ])
+            .is_err()
+        );
+        assert!(Cli::try_parse_from(["wxoa", "users", "export"]).is_err());
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,10 @@
 //! - `matcher`: validated matchers and the test of a message against them.
 //! - `template`: reply templates (minijinja, with a literal fast path) and their variables.
 //! - [`probe`]: synthetic inbound messages for `wxoa rules test` and for tests.
+//! - `literal`: replies given as data (a webhook's or a script's answer), never templated.
+//!
+//! The dynamic kinds live in [`crate::actions`]: `lookup` is answered here (its tables are in
+//! memory), `script` and `webhook` become [`Outcome::Action`], run by the caller.
 //!
 //! # Matching
 //! All matchers a rule gives must hold; the first rule that matches answers. `msg_type` and
@@ -21,13 +25,14 @@
 //! A string without `{{`, `{%` or `{#` is used as is, without the template engine.
 
 mod error;
-mod matcher;
+pub(crate) mod literal;
+pub(crate) mod matcher;
 pub mod probe;
 pub mod spec;
-mod template;
+pub(crate) mod template;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use minijinja::Value;
@@ -36,7 +41,12 @@ use wxoa_proto::message::Inbound;
 use wxoa_proto::reply::Reply;
 
 pub use self::error::{RenderError, RuleError};
-pub use self::spec::{ArticleSpec, OnSlow, ReplySpec, RuleSpec};
+pub use self::spec::{ArticleSpec, LookupSpec, OnSlow, ReplySpec, RuleSpec, WebhookSpec};
+
+use crate::actions::lookup::{CompiledLookup, LookupOutcome};
+use crate::actions::script::CompiledScript;
+use crate::actions::webhook::CompiledWebhook;
+use crate::actions::{ActionCall, Captured, CompiledAction, Resources};
 
 use self::matcher::{Hit, Matcher};
 use self::template::{Captures, CompiledReply, GroupNames, ReplyCompiler, Templates, Vars};
@@ -53,13 +63,24 @@ pub struct RuleSet {
 struct Rule {
     name: Arc<str>,
     matcher: Matcher,
-    reply: CompiledReply,
-    /// Some reply string is a template: build the variables (and regex captures).
+    reply: RuleReply,
+    /// The reply needs the variables (and regex captures).
     has_templates: bool,
     groups: GroupNames,
     on_slow: OnSlow,
     placeholder: Option<String>,
     on_error: Option<String>,
+}
+
+/// How a rule answers.
+#[derive(Debug)]
+enum RuleReply {
+    /// A reply rendered from the rule's templates.
+    Static(CompiledReply),
+    /// A lookup in a table.
+    Lookup(CompiledLookup),
+    /// A script or a webhook, run by the caller.
+    Action(Arc<CompiledAction>),
 }
 
 /// What the rules decided for a message.
@@ -81,21 +102,54 @@ pub enum Outcome {
         /// The rule's `on_error` text, if it sets one.
         on_error: Option<String>,
     },
+    /// A `script` or `webhook` rule matched: the reply needs work; run `call` (once) under the
+    /// deadline policy.
+    Action {
+        /// The rule's name.
+        rule: Arc<str>,
+        /// The work, with the message it answers.
+        call: ActionCall,
+        /// The rule's deadline policy (`retry` when not set).
+        on_slow: OnSlow,
+        /// The rule's placeholder text, if it sets one.
+        placeholder: Option<String>,
+        /// The rule's `on_error` text (answered when `call` fails), if it sets one.
+        on_error: Option<String>,
+    },
 }
 
 impl RuleSet {
+    /// Validate and compile `specs` in order, without tables and with the default `[script]`
+    /// settings: [`RuleSet::compile_with`] with [`Resources::default`].
+    ///
+    /// # Errors
+    /// As [`RuleSet::compile_with`].
+    pub fn compile(specs: &[RuleSpec], source: &Path) -> Result<Self, RuleError> {
+        Self::compile_with(specs, source, &Resources::default())
+    }
+
     /// Validate and compile `specs` in order.
     ///
     /// Checks that names are non-empty and unique, every rule has a matcher (a rule with only
     /// `msg_type` is a catch-all for that type), matchers are non-empty and can match together
     /// (content matchers need text, so they cannot be combined with `event`/`event_key` or a
     /// `msg_type` other than `text`/`voice`), regexes and templates compile, and literal reply
-    /// fields the platform requires are present. `source` is the config file, used only in
-    /// error messages.
+    /// fields the platform requires are present. Dynamic kinds: a `lookup` names a table of
+    /// `resources`; a `script` file is read and compiled now (relative to `source`'s
+    /// directory; a syntax error names `file:line:col`); a `webhook` URL is checked and its
+    /// `secret_env` read now. `source` is the config file.
     ///
     /// # Errors
     /// The first invalid rule, as a [`RuleError`] naming the file, the rule and the field.
-    pub fn compile(specs: &[RuleSpec], source: &Path) -> Result<Self, RuleError> {
+    pub fn compile_with(
+        specs: &[RuleSpec],
+        source: &Path,
+        resources: &Resources,
+    ) -> Result<Self, RuleError> {
+        let base_dir = match source.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
         let mut templates = Templates::new();
         let mut rules: Vec<Rule> = Vec::with_capacity(specs.len());
         for (i, spec) in specs.iter().enumerate() {
@@ -114,14 +168,35 @@ impl RuleSet {
             }
             let matcher = Matcher::compile(spec, index, source)?;
             let groups = template::group_names(matcher.regex());
-            let reply = ReplyCompiler {
+            let mut compiler = ReplyCompiler {
                 templates: &mut templates,
                 file: source,
                 index,
                 rule: &spec.name,
                 groups: &groups,
-            }
-            .compile(&spec.reply)?;
+            };
+            let reply = match &spec.reply {
+                ReplySpec::Lookup(lookup) => RuleReply::Lookup(CompiledLookup::compile(
+                    lookup,
+                    &mut compiler,
+                    resources.tables(),
+                )?),
+                ReplySpec::Script(path) => {
+                    let script = CompiledScript::compile(
+                        path,
+                        &base_dir,
+                        resources.script(),
+                        resources.tables(),
+                    )
+                    .map_err(|m| err("reply.script", m))?;
+                    RuleReply::Action(Arc::new(CompiledAction::Script(Arc::new(script))))
+                }
+                ReplySpec::Webhook(hook) => {
+                    let hook = CompiledWebhook::compile(hook).map_err(|(f, m)| err(f, m))?;
+                    RuleReply::Action(Arc::new(CompiledAction::Webhook(hook)))
+                }
+                other => RuleReply::Static(compiler.compile(other)?),
+            };
             let text_option = |field: &str, value: &Option<String>, absent: &str| match value {
                 Some(v) if v.trim().is_empty() => Err(err(
                     field,
@@ -141,7 +216,10 @@ impl RuleSet {
             let on_error = text_option("on_error", &spec.on_error, "answer nothing on errors")?;
             rules.push(Rule {
                 name: Arc::from(spec.name.as_str()),
-                has_templates: reply.has_templates(),
+                has_templates: match &reply {
+                    RuleReply::Static(r) => r.has_templates(),
+                    RuleReply::Lookup(_) | RuleReply::Action(_) => true,
+                },
                 matcher,
                 reply,
                 groups,
@@ -170,8 +248,23 @@ impl RuleSet {
         self.rules.iter().map(|r| &*r.name)
     }
 
+    /// The script files of `script` rules, resolved, in rule order (a reloader watches them:
+    /// the rules are recompiled, so the scripts re-read, when one changes).
+    #[must_use]
+    pub fn script_files(&self) -> Vec<PathBuf> {
+        self.rules
+            .iter()
+            .filter_map(|r| match &r.reply {
+                RuleReply::Action(a) => a.script_path().map(Path::to_path_buf),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The first rule matching `msg`, with its reply rendered; `now` is unix seconds (the
-    /// template variable `now`).
+    /// template variable `now`). A `lookup` rule whose key is not in its table and which has
+    /// no `not_found` does not match (the next rule is tried). A `script` or `webhook` rule
+    /// gives [`Outcome::Action`].
     ///
     /// # Errors
     /// [`RenderError`] when a template of the matching rule fails for this message; later
@@ -181,6 +274,25 @@ impl RuleSet {
             let Some(hit) = rule.matcher.test(msg, rule.has_templates) else {
                 continue;
             };
+            if let RuleReply::Action(action) = &rule.reply {
+                let captures = match &hit {
+                    Hit::Captures(c) => Captured::from_match(c, &rule.groups),
+                    Hit::Plain => Captured::default(),
+                };
+                return Ok(Outcome::Action {
+                    rule: rule.name.clone(),
+                    call: ActionCall::new(
+                        Arc::new(msg.clone()),
+                        captures,
+                        rule.name.clone(),
+                        now,
+                        action.clone(),
+                    ),
+                    on_slow: rule.on_slow,
+                    placeholder: rule.placeholder.clone(),
+                    on_error: rule.on_error.clone(),
+                });
+            }
             let vars = if rule.has_templates {
                 let captures = match &hit {
                     Hit::Captures(c) => Captures::from_match(c, &rule.groups),
@@ -190,7 +302,16 @@ impl RuleSet {
             } else {
                 Value::UNDEFINED
             };
-            let reply = rule.reply.render(&self.templates, &vars, &rule.name)?;
+            let reply = match &rule.reply {
+                RuleReply::Static(reply) => reply.render(&self.templates, &vars, &rule.name)?,
+                RuleReply::Lookup(lookup) => {
+                    match lookup.render(&self.templates, &vars, &rule.name)? {
+                        LookupOutcome::Answer(reply) => reply,
+                        LookupOutcome::NotFound => continue,
+                    }
+                }
+                RuleReply::Action(_) => continue,
+            };
             return Ok(Outcome::Matched {
                 rule: rule.name.clone(),
                 reply,

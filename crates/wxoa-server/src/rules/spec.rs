@@ -69,7 +69,9 @@ pub enum OnSlow {
 /// `{ video = { media_id = "…", title = "…", description = "…" } }`,
 /// `{ music = { title, description, music_url, hq_music_url, thumb_media_id } }`,
 /// `{ news = [{ title, description, pic_url, url }, …] }`, `{ transfer_kf = "a@kf" }`
-/// (`""` for any agent) and `{ none = true }`. Every string is a template.
+/// (`""` for any agent), `{ lookup = { table, key, found, not_found } }`,
+/// `{ script = "scripts/x.rhai" }`, `{ webhook = "https://…", secret_env = "…", timeout_ms = … }`
+/// and `{ none = true }`. Every string of the static kinds and of `lookup` is a template.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ReplySpec {
@@ -105,6 +107,12 @@ pub enum ReplySpec {
     News(Vec<ArticleSpec>),
     /// Hand the conversation to customer service; `""` lets any agent take it.
     TransferKf(String),
+    /// Look the message up in a `[[tables]]` table and answer with a text template.
+    Lookup(LookupSpec),
+    /// Run a Rhai script (path relative to the config file's directory).
+    Script(String),
+    /// POST the message to a backend and answer with the reply it returns.
+    Webhook(WebhookSpec),
     /// Answer nothing (`success`); written `none = true`.
     #[default]
     None,
@@ -127,7 +135,46 @@ pub struct ArticleSpec {
     pub url: String,
 }
 
-/// The reply kinds of this version, in the order error messages list them.
+/// A `lookup` reply: `lookup = { table = "products", key = "{{ captures.name }}", found = "…",
+/// not_found = "…" }`.
+///
+/// `key` (a template) is trimmed and compared case-insensitively with every key column of the
+/// table. `found` renders with the template variables plus `row` (every column of the row
+/// found); `not_found` renders when no row has that key. Without `not_found`, a key that is
+/// not in the table makes the rule not match, and the next rule is tried. Both templates also
+/// see `key` (the key looked up), `table` (its name), `rows` (every row, in file order) and
+/// `keys` (one string per row: its keys joined by `key_separator`, default `或`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupSpec {
+    /// Name of a `[[tables]]` entry.
+    pub table: String,
+    /// Template giving the key to look up.
+    pub key: String,
+    /// Text template answered when the key is found.
+    pub found: String,
+    /// Text template answered when it is not; absent: the rule does not match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_found: Option<String>,
+    /// Joins a row's keys in the `keys` variable (default `或`: `Visual Studio Code或vscode`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_separator: Option<String>,
+}
+
+/// A `webhook` reply: `webhook = "https://backend/wx", secret_env = "WXOA_HOOK_SECRET",
+/// timeout_ms = 10000` (the side keys sit beside `webhook` in the reply table).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WebhookSpec {
+    /// The backend's URL (`http://` or `https://`).
+    pub url: String,
+    /// Environment variable holding the HMAC-SHA256 signing secret; without it requests are
+    /// not signed (no `X-Wxoa-Signature`).
+    pub secret_env: Option<String>,
+    /// How long to wait for the backend's answer (default 10000 ms).
+    pub timeout_ms: Option<u64>,
+}
+
+/// The reply kinds, in the order error messages list them.
 pub(crate) const KINDS: &[&str] = &[
     "text",
     "image",
@@ -136,11 +183,11 @@ pub(crate) const KINDS: &[&str] = &[
     "music",
     "news",
     "transfer_kf",
+    "lookup",
+    "script",
+    "webhook",
     "none",
 ];
-
-/// Kinds of the configuration format that a later version implements.
-const LATER_KINDS: &[&str] = &["lookup", "script", "webhook"];
 
 impl ReplySpec {
     /// The kind key of this reply as written in the config (`text`, `news`, …).
@@ -154,8 +201,18 @@ impl ReplySpec {
             Self::Music { .. } => "music",
             Self::News(_) => "news",
             Self::TransferKf(_) => "transfer_kf",
+            Self::Lookup(_) => "lookup",
+            Self::Script(_) => "script",
+            Self::Webhook(_) => "webhook",
             Self::None => "none",
         }
+    }
+
+    /// True for the kinds that are computed when a message arrives (`lookup`, `script`,
+    /// `webhook`), which a backend or a script cannot return as its answer.
+    #[must_use]
+    pub fn is_dynamic(&self) -> bool {
+        matches!(self, Self::Lookup(_) | Self::Script(_) | Self::Webhook(_))
     }
 }
 
@@ -205,12 +262,12 @@ impl<'de> Visitor<'de> for ReplyVisitor {
     where
         A: MapAccess<'de>,
     {
-        // Read every key before deciding, so that a reply of a later kind with its side keys
-        // (`webhook = "…", secret_env = "…"`) is refused for its kind, not for a side key.
+        // Read every key before deciding: the side keys of `webhook` may come in any order.
         let mut kinds: Vec<&'static str> = Vec::new();
         let mut reply: Option<ReplySpec> = None;
-        let mut later: Option<&'static str> = None;
         let mut unknown: Option<String> = None;
+        let mut secret_env: Option<String> = None;
+        let mut timeout_ms: Option<u64> = None;
         while let Some(key) = map.next_key::<String>()? {
             let parsed = match key.as_str() {
                 "text" => ReplySpec::Text(map.next_value()?),
@@ -236,6 +293,20 @@ impl<'de> Visitor<'de> for ReplyVisitor {
                 }
                 "news" => ReplySpec::News(map.next_value()?),
                 "transfer_kf" => ReplySpec::TransferKf(map.next_value()?),
+                "lookup" => ReplySpec::Lookup(map.next_value()?),
+                "script" => ReplySpec::Script(map.next_value()?),
+                "webhook" => ReplySpec::Webhook(WebhookSpec {
+                    url: map.next_value()?,
+                    ..WebhookSpec::default()
+                }),
+                "secret_env" => {
+                    secret_env = Some(map.next_value()?);
+                    continue;
+                }
+                "timeout_ms" => {
+                    timeout_ms = Some(map.next_value()?);
+                    continue;
+                }
                 "none" => {
                     if !map.next_value::<bool>()? {
                         return Err(de::Error::custom(
@@ -247,9 +318,7 @@ impl<'de> Visitor<'de> for ReplyVisitor {
                 }
                 other => {
                     map.next_value::<IgnoredAny>()?;
-                    if let Some(k) = LATER_KINDS.iter().find(|k| **k == other) {
-                        later.get_or_insert(k);
-                    } else if unknown.is_none() {
+                    if unknown.is_none() {
                         unknown = Some(other.to_owned());
                     }
                     continue;
@@ -257,11 +326,6 @@ impl<'de> Visitor<'de> for ReplyVisitor {
             };
             kinds.push(parsed.kind());
             reply.get_or_insert(parsed);
-        }
-        if let Some(kind) = later {
-            return Err(de::Error::custom(format_args!(
-                "reply kind `{kind}` is not available in this version"
-            )));
         }
         if let Some(key) = unknown {
             return Err(de::Error::custom(format_args!(
@@ -271,10 +335,29 @@ impl<'de> Visitor<'de> for ReplyVisitor {
         }
         // Name the kinds in a fixed order: some formats (TOML tables) do not keep key order.
         kinds.sort_by_key(|k| KINDS.iter().position(|x| x == k));
+        let side_key = [
+            ("secret_env", secret_env.is_some()),
+            ("timeout_ms", timeout_ms.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(k, set)| set.then_some(k));
         match (kinds.as_slice(), reply) {
+            ([_], Some(ReplySpec::Webhook(hook))) => Ok(ReplySpec::Webhook(WebhookSpec {
+                secret_env,
+                timeout_ms,
+                ..hook
+            })),
+            ([kind], Some(_)) if side_key.is_some() => Err(de::Error::custom(format_args!(
+                "`{}` belongs to a `webhook` reply, not to `{kind}`",
+                side_key.unwrap_or_default()
+            ))),
             ([_], Some(reply)) => Ok(reply),
             ([first, second, ..], _) => Err(de::Error::custom(format_args!(
                 "reply has two kinds, `{first}` and `{second}`; give exactly one"
+            ))),
+            ([], _) if side_key.is_some() => Err(de::Error::custom(format_args!(
+                "`{}` belongs to a `webhook` reply; add `webhook = \"https://…\"`",
+                side_key.unwrap_or_default()
             ))),
             _ => Err(de::Error::custom(format_args!(
                 "reply is empty; give exactly one kind: {}",
@@ -297,9 +380,13 @@ impl Serialize for ReplySpec {
     where
         S: Serializer,
     {
-        let mut map = serializer.serialize_map(Some(1))?;
+        let mut map = serializer.serialize_map(None)?;
         match self {
-            Self::Text(s) | Self::Image(s) | Self::Voice(s) | Self::TransferKf(s) => {
+            Self::Text(s)
+            | Self::Image(s)
+            | Self::Voice(s)
+            | Self::TransferKf(s)
+            | Self::Script(s) => {
                 map.serialize_entry(self.kind(), s)?;
             }
             Self::Video {
@@ -331,6 +418,16 @@ impl Serialize for ReplySpec {
                 },
             )?,
             Self::News(articles) => map.serialize_entry("news", articles)?,
+            Self::Lookup(lookup) => map.serialize_entry("lookup", lookup)?,
+            Self::Webhook(hook) => {
+                map.serialize_entry("webhook", &hook.url)?;
+                if let Some(env) = &hook.secret_env {
+                    map.serialize_entry("secret_env", env)?;
+                }
+                if let Some(ms) = &hook.timeout_ms {
+                    map.serialize_entry("timeout_ms", ms)?;
+                }
+            }
             Self::None => map.serialize_entry("none", &true)?,
         }
         map.end()
@@ -380,17 +477,43 @@ mod tests {
     }
 
     #[test]
-    fn later_kinds_are_refused_even_with_side_keys() {
-        let err = reply(r#"reply = { secret_env = "X", webhook = "https://h/x" }"#).unwrap_err();
+    fn dynamic_kinds_and_webhook_side_keys() {
+        assert_eq!(
+            reply(r#"reply = { secret_env = "X", timeout_ms = 200, webhook = "https://h/x" }"#),
+            Ok(ReplySpec::Webhook(WebhookSpec {
+                url: "https://h/x".into(),
+                secret_env: Some("X".into()),
+                timeout_ms: Some(200),
+            }))
+        );
+        assert_eq!(
+            reply(r#"reply = { script = "s.rhai" }"#),
+            Ok(ReplySpec::Script("s.rhai".into()))
+        );
+        assert_eq!(
+            reply(r#"reply = { lookup = { table = "t", key = "k", found = "f" } }"#),
+            Ok(ReplySpec::Lookup(LookupSpec {
+                table: "t".into(),
+                key: "k".into(),
+                found: "f".into(),
+                ..LookupSpec::default()
+            }))
+        );
+        assert!(ReplySpec::Script(String::new()).is_dynamic());
+        assert!(!ReplySpec::Text(String::new()).is_dynamic());
+        let err = reply(r#"reply = { text = "a", secret_env = "X" }"#).unwrap_err();
         assert!(
-            err.contains("reply kind `webhook` is not available in this version"),
+            err.contains("`secret_env` belongs to a `webhook` reply, not to `text`"),
             "{err}"
         );
+        let err = reply(r#"reply = { timeout_ms = 5 }"#).unwrap_err();
+        assert!(err.contains("add `webhook"), "{err}");
         let err = reply(r#"reply = { lookup = "t.csv" }"#).unwrap_err();
-        assert!(
-            err.contains("reply kind `lookup` is not available"),
-            "{err}"
-        );
+        assert!(err.contains("struct LookupSpec"), "{err}");
+        let err =
+            reply(r#"reply = { lookup = { table = "t", key = "k", found = "f", extra = 1 } }"#)
+                .unwrap_err();
+        assert!(err.contains("extra"), "{err}");
     }
 
     #[test]
@@ -432,6 +555,9 @@ mod tests {
             },
             ReplySpec::News(Vec::new()),
             ReplySpec::TransferKf(String::new()),
+            ReplySpec::Lookup(LookupSpec::default()),
+            ReplySpec::Script(String::new()),
+            ReplySpec::Webhook(WebhookSpec::default()),
             ReplySpec::None,
         ];
         let kinds: Vec<_> = all.iter().map(ReplySpec::kind).collect();
@@ -459,6 +585,23 @@ mod tests {
                 url: "u".into(),
                 ..ArticleSpec::default()
             }]),
+            ReplySpec::Lookup(LookupSpec {
+                table: "t".into(),
+                key: "{{ content }}".into(),
+                found: "f".into(),
+                not_found: Some("n".into()),
+                key_separator: Some(" / ".into()),
+            }),
+            ReplySpec::Script("scripts/a.rhai".into()),
+            ReplySpec::Webhook(WebhookSpec {
+                url: "https://b/x".into(),
+                secret_env: Some("S".into()),
+                timeout_ms: Some(300),
+            }),
+            ReplySpec::Webhook(WebhookSpec {
+                url: "https://b/x".into(),
+                ..WebhookSpec::default()
+            }),
             ReplySpec::None,
         ];
         for spec in specs {

@@ -65,6 +65,18 @@ impl Templates {
         source: &str,
         groups: &GroupNames,
     ) -> Result<Tpl, String> {
+        self.add_probed(rule_index, field, source, &Vars::empty(groups))
+    }
+
+    /// [`Templates::add`] with the trial render against `probe` (for templates that see more
+    /// variables than a message's).
+    pub(crate) fn add_probed(
+        &mut self,
+        rule_index: usize,
+        field: &str,
+        source: &str,
+        probe: &Value,
+    ) -> Result<Tpl, String> {
         if !is_template(source) {
             return Ok(Tpl::Literal(source.to_owned()));
         }
@@ -76,8 +88,7 @@ impl Templates {
             key: key.into(),
             field: field.into(),
         };
-        let probe = Vars::empty(groups);
-        if let Err(e) = self.render(&tpl, &probe)
+        if let Err(e) = self.render(&tpl, probe)
             && matches!(
                 e.kind(),
                 ErrorKind::UnknownFilter
@@ -94,7 +105,7 @@ impl Templates {
     }
 
     /// Render one string; literals are cloned without touching the engine.
-    fn render(&self, tpl: &Tpl, vars: &Value) -> Result<String, minijinja::Error> {
+    pub(crate) fn render(&self, tpl: &Tpl, vars: &Value) -> Result<String, minijinja::Error> {
         match tpl {
             Tpl::Literal(s) => Ok(s.clone()),
             Tpl::Template { key, .. } => self.env.get_template(key)?.render(vars),
@@ -103,7 +114,7 @@ impl Templates {
 }
 
 /// `kind: detail (line N)` of a template error, without the internal template name.
-fn describe(e: &minijinja::Error) -> String {
+pub(crate) fn describe(e: &minijinja::Error) -> String {
     let mut s = e.kind().to_string();
     if let Some(d) = e.detail() {
         let _ = write!(s, ": {d}");
@@ -147,8 +158,25 @@ pub(crate) struct ReplyCompiler<'a> {
 }
 
 impl ReplyCompiler<'_> {
-    fn err(&self, field: &str, message: impl Into<String>) -> RuleError {
+    pub(crate) fn err(&self, field: &str, message: impl Into<String>) -> RuleError {
         RuleError::new(self.file, self.index, self.rule, field, message)
+    }
+
+    /// Compile one template that sees the message's variables plus those of `probe`.
+    pub(crate) fn tpl_probed(
+        &mut self,
+        field: &str,
+        source: &str,
+        probe: &Value,
+    ) -> Result<Tpl, RuleError> {
+        self.templates
+            .add_probed(self.index, field, source, probe)
+            .map_err(|m| self.err(field, m))
+    }
+
+    /// The variables of the compile-time trial render of this rule's templates.
+    pub(crate) fn probe_vars(&self) -> Value {
+        Vars::empty(self.groups)
     }
 
     fn tpl(&mut self, field: &str, source: &str) -> Result<Tpl, RuleError> {
@@ -226,6 +254,12 @@ impl ReplyCompiler<'_> {
             }
             ReplySpec::TransferKf(s) => {
                 CompiledReply::TransferKf(self.tpl("reply.transfer_kf", s)?)
+            }
+            ReplySpec::Lookup(_) | ReplySpec::Script(_) | ReplySpec::Webhook(_) => {
+                return Err(self.err(
+                    "reply",
+                    format!("reply kind `{}` is not a static reply", spec.kind()),
+                ));
             }
             ReplySpec::None => CompiledReply::None,
         })

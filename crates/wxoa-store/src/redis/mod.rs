@@ -1,13 +1,21 @@
 //! The Redis store: one reconnecting connection and a key prefix, shared by per-concept stores.
 
+mod dedup;
+mod parking;
+mod session;
 mod token;
 
+pub use self::dedup::RedisDedup;
+pub use self::parking::RedisParking;
+pub use self::session::RedisSessions;
 pub use self::token::RedisTokenStore;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::redis::RedisError;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use wxoa_api::StoreError;
 
 use crate::dsn;
 use crate::error::StoreOpenError;
@@ -94,5 +102,80 @@ impl RedisStore {
     #[must_use]
     pub fn token_store(&self) -> RedisTokenStore {
         RedisTokenStore::new(self.conn.clone(), self.prefix.clone())
+    }
+
+    /// Dedup and coalescing shared by instances, under `{prefix}dedup:`.
+    #[must_use]
+    pub fn dedup(&self) -> RedisDedup {
+        RedisDedup::new(self.conn.clone(), self.prefix.clone())
+    }
+
+    /// Per-follower sessions, under `{prefix}session:`, each expiring 30 days after its last
+    /// save ([`RedisSessions::with_ttl`] changes that).
+    #[must_use]
+    pub fn sessions(&self) -> RedisSessions {
+        RedisSessions::new(self.conn.clone(), self.prefix.clone())
+    }
+
+    /// Parked results, under `{prefix}parked:`, kept 48 hours
+    /// ([`RedisParking::with_max_age`] changes that).
+    #[must_use]
+    pub fn parking(&self) -> RedisParking {
+        RedisParking::new(self.conn.clone(), self.prefix.clone())
+    }
+}
+
+/// A failed command, naming the operation and the key.
+#[derive(Debug, thiserror::Error)]
+#[error("redis {op} of `{key}` failed: {source}")]
+struct RedisOpError {
+    op: &'static str,
+    key: String,
+    #[source]
+    source: RedisError,
+}
+
+/// Wraps a client error from `op` on `key` as a [`StoreError`].
+pub(crate) fn fail(op: &'static str, key: &str) -> impl FnOnce(RedisError) -> StoreError {
+    move |source| {
+        StoreError(Box::new(RedisOpError {
+            op,
+            key: key.to_owned(),
+            source,
+        }))
+    }
+}
+
+/// Longest `PX` Redis accepts with room to spare (it refuses an expiry past `i64::MAX` ms).
+const MAX_PX: u64 = 1 << 62;
+
+/// A ttl in milliseconds for `PX` / `PEXPIRE`, which refuse 0 (or delete the key) and
+/// overflowing values.
+pub(crate) fn px(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis())
+        .unwrap_or(MAX_PX)
+        .clamp(1, MAX_PX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn px_is_never_zero() {
+        assert_eq!(px(Duration::ZERO), 1);
+        assert_eq!(px(Duration::from_millis(1500)), 1500);
+        assert_eq!(px(Duration::MAX), MAX_PX);
+    }
+
+    #[test]
+    fn op_error_names_op_and_key() {
+        let source = RedisError::from((::redis::ErrorKind::Io, "connection refused"));
+        let e = fail("try_lock", "wx1:access_token")(source);
+        assert!(
+            e.to_string()
+                .contains("redis try_lock of `wx1:access_token` failed"),
+            "{e}"
+        );
     }
 }

@@ -3,10 +3,12 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use ::redis::Script;
 use ::redis::aio::ConnectionManager;
-use ::redis::{RedisError, Script};
 use async_trait::async_trait;
 use wxoa_api::{CachedToken, StoreError, TokenStore};
+
+use crate::redis::{fail, px};
 
 /// How long a day's fetch counter outlives its first increment.
 const FETCH_COUNTER_TTL_SECS: i64 = 2 * 24 * 60 * 60;
@@ -75,36 +77,6 @@ impl RedisTokenStore {
     fn fetches_key(&self, key: &str, day: &str) -> String {
         format!("{}fetches:{key}:{day}", self.prefix)
     }
-}
-
-/// A failed command, naming the operation and the key.
-#[derive(Debug, thiserror::Error)]
-#[error("redis {op} of `{key}` failed: {source}")]
-struct RedisOpError {
-    op: &'static str,
-    key: String,
-    #[source]
-    source: RedisError,
-}
-
-fn fail(op: &'static str, key: &str) -> impl FnOnce(RedisError) -> StoreError {
-    move |source| {
-        StoreError(Box::new(RedisOpError {
-            op,
-            key: key.to_owned(),
-            source,
-        }))
-    }
-}
-
-/// Longest `PX` Redis accepts with room to spare (it refuses an expiry past `i64::MAX` ms).
-const MAX_PX: u64 = 1 << 62;
-
-/// A lock ttl in milliseconds for `PX`, which refuses 0 and overflowing values.
-fn px(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis())
-        .unwrap_or(MAX_PX)
-        .clamp(1, MAX_PX)
 }
 
 #[async_trait]
@@ -184,28 +156,5 @@ impl TokenStore for RedisTokenStore {
             .await
             .map_err(fail("count_fetch", key))?;
         Ok(count)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn px_is_never_zero() {
-        assert_eq!(px(Duration::ZERO), 1);
-        assert_eq!(px(Duration::from_millis(1500)), 1500);
-        assert_eq!(px(Duration::MAX), MAX_PX);
-    }
-
-    #[test]
-    fn op_error_names_op_and_key() {
-        let source = RedisError::from((::redis::ErrorKind::Io, "connection refused"));
-        let e = fail("try_lock", "wx1:access_token")(source);
-        assert!(
-            e.to_string()
-                .contains("redis try_lock of `wx1:access_token` failed"),
-            "{e}"
-        );
     }
 }

@@ -1,12 +1,12 @@
 //! The token store on SQLite / PostgreSQL: cached tokens, the refresh lock and daily fetch counts.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use wxoa_api::{CachedToken, Clock, StoreError, TokenStore};
 
-use crate::sql::Db;
+use crate::sql::{Db, SqlClock, millis, op_error};
 
 /// [`TokenStore`] in the SQL database: shared by every process that opens the same SQLite
 /// file or PostgreSQL database.
@@ -22,58 +22,33 @@ use crate::sql::Db;
 #[derive(Debug, Clone)]
 pub struct SqlTokenStore {
     db: Db,
-    clock: Option<Arc<dyn Clock>>,
+    clock: SqlClock,
 }
 
 impl SqlTokenStore {
     pub(crate) fn new(db: Db) -> Self {
-        Self { db, clock: None }
+        Self {
+            db,
+            clock: SqlClock::default(),
+        }
     }
 
     /// Measures lock expiry with `clock` (whole seconds) instead of the system clock
     /// (milliseconds): for tests and simulations that move time by hand.
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.clock = SqlClock::injected(clock);
         self
     }
 
     /// The current time in Unix milliseconds.
     fn now_ms(&self) -> i64 {
-        match &self.clock {
-            Some(clock) => clock.now_unix().saturating_mul(1000),
-            None => match SystemTime::now().duration_since(UNIX_EPOCH) {
-                Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-                // A clock set before 1970 is broken; treat it as the epoch rather than panic.
-                Err(_) => 0,
-            },
-        }
+        self.clock.now_ms()
     }
 
     fn fail(&self, op: &'static str, key: &str, source: sqlx::Error) -> StoreError {
-        StoreError(Box::new(SqlOpError {
-            backend: self.db.name(),
-            op,
-            key: key.to_owned(),
-            source,
-        }))
+        op_error(&self.db, op, key, source)
     }
-}
-
-/// A failed statement, naming the backend, the operation and the key.
-#[derive(Debug, thiserror::Error)]
-#[error("{backend} {op} of `{key}` failed: {source}")]
-struct SqlOpError {
-    backend: &'static str,
-    op: &'static str,
-    key: String,
-    #[source]
-    source: sqlx::Error,
-}
-
-/// A duration in whole milliseconds, saturating.
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
@@ -246,26 +221,5 @@ mod tests {
         );
         let store = store.with_clock(Arc::new(wxoa_api::ManualClock::new(1_700_000_000)));
         assert_eq!(store.now_ms(), 1_700_000_000_000);
-    }
-
-    #[test]
-    fn millis_saturates() {
-        assert_eq!(millis(Duration::from_secs(2)), 2000);
-        assert_eq!(millis(Duration::MAX), i64::MAX);
-    }
-
-    #[test]
-    fn op_error_names_backend_op_and_key() {
-        let e = SqlOpError {
-            backend: "sqlite",
-            op: "try_lock",
-            key: "wx1:access_token".to_owned(),
-            source: sqlx::Error::PoolTimedOut,
-        };
-        let text = e.to_string();
-        assert!(
-            text.starts_with("sqlite try_lock of `wx1:access_token` failed: "),
-            "{text}"
-        );
     }
 }

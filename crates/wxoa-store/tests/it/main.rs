@@ -5,4 +5,5 @@ mod common;
 mod multiprocess;
 mod postgres;
 mod redis;
+mod shared;
 mod sqlite;

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use sqlx::Connection;
 use wxoa_api::TokenStore;
-use wxoa_store::{Backend, Store, StoreOpenError};
+use wxoa_store::{Backend, ParkingBackend, SharedDedup, Store, StoreOpenError};
 
 use wxoa_api::ManualClock;
 
 use crate::common;
+use crate::shared;
 
 const ENV: &str = "WXOA_TEST_POSTGRES_URL";
 
@@ -51,7 +52,7 @@ async fn open_migrates_into_the_schema() {
         assert_eq!(store.backend(), Backend::Postgres);
         let status = store.check_migrations().await.unwrap();
         assert!(status.is_current(), "{status}");
-        assert_eq!(status.applied, vec![1]);
+        assert_eq!(status.applied, vec![1, 2, 3, 4, 5]);
         store.migrate().await.unwrap();
         store.close().await;
     })
@@ -63,7 +64,7 @@ async fn connect_leaves_migrations_pending() {
     with_schema(|url| async move {
         let store = Store::connect(&url, Path::new(".")).await.unwrap();
         let status = store.check_migrations().await.unwrap();
-        assert_eq!(status.pending.len(), 1, "{status}");
+        assert_eq!(status.pending.len(), 5, "{status}");
         store.migrate().await.unwrap();
         assert!(store.check_migrations().await.unwrap().is_current());
         store.close().await;
@@ -143,4 +144,93 @@ async fn missing_database_is_named_plainly() {
         "{text}"
     );
     assert!(text.contains("(code 3D000)"), "{text}");
+}
+
+#[tokio::test]
+async fn dedup_claims_complete_and_abandon() {
+    with_schema(|url| async move {
+        let store = Store::open(&url, Path::new(".")).await.unwrap();
+        let dedup: Arc<dyn SharedDedup> = Arc::new(store.dedup());
+        shared::dedup_first_inflight_done(dedup.clone()).await;
+        shared::dedup_abandon(dedup).await;
+        let clock = Arc::new(ManualClock::new(1_767_225_600));
+        let manual: Arc<dyn SharedDedup> = Arc::new(store.dedup().with_clock(clock.clone()));
+        let expire: shared::Expire = Arc::new(move |_key| {
+            clock.advance(3600);
+            Box::pin(async {}) as shared::ExpireFuture
+        });
+        shared::dedup_expiry(manual, expire).await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dedup_is_shared_across_pools() {
+    with_schema(|url| async move {
+        let mut dedups: Vec<Arc<dyn SharedDedup>> = Vec::new();
+        let mut opened = Vec::new();
+        for _ in 0..3 {
+            let store = Store::open(&url, Path::new(".")).await.unwrap();
+            dedups.push(Arc::new(store.dedup()));
+            opened.push(store);
+        }
+        for _ in 0..3 {
+            shared::dedup_claim_is_exclusive(dedups.clone(), 30).await;
+        }
+        shared::dedup_wait_for_answer(dedups[0].clone(), dedups[1].clone()).await;
+        for store in opened {
+            store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sql_leases_windows_ttls_and_sweeps_follow_the_clock() {
+    with_schema(|url| async move {
+        let store = Store::open(&url, Path::new(".")).await.unwrap();
+        shared::sql_time_boundaries(&store).await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_and_parking_round_trip() {
+    with_schema(|url| async move {
+        let store = Store::open(&url, Path::new(".")).await.unwrap();
+        shared::session_round_trip(Arc::new(store.sessions())).await;
+        shared::parking_round_trip(Arc::new(store.parking())).await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parked_results_are_taken_once_across_pools() {
+    with_schema(|url| async move {
+        let mut backends: Vec<Arc<dyn ParkingBackend>> = Vec::new();
+        let mut opened = Vec::new();
+        for _ in 0..2 {
+            let store = Store::open(&url, Path::new(".")).await.unwrap();
+            backends.push(Arc::new(store.parking()));
+            opened.push(store);
+        }
+        shared::parking_take_is_atomic(backends, 4).await;
+        for store in opened {
+            store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn message_log_and_followers() {
+    with_schema(|url| async move {
+        let store = Store::open(&url, Path::new(".")).await.unwrap();
+        shared::log_and_followers(&store).await;
+        store.close().await;
+    })
+    .await;
 }

@@ -5,10 +5,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::json;
+use sha2::{Digest, Sha256};
 use wxoa_api::TokenStore;
-use wxoa_store::{RedisStore, StoreOpenError};
+use wxoa_store::{
+    DedupClaim, ParkingBackend, RedisStore, SessionBackend, SharedDedup, StoreOpenError,
+};
 
 use crate::common;
+use crate::shared;
 
 const ENV: &str = "WXOA_TEST_REDIS_URL";
 
@@ -218,4 +223,181 @@ async fn unreachable_server_error_names_url_without_password() {
 
     let err = RedisStore::connect("http://127.0.0.1").await.unwrap_err();
     assert!(matches!(err, StoreOpenError::InvalidUrl { .. }), "{err:?}");
+}
+
+/// The Redis key of a dedup entry.
+fn dedup_key(prefix: &str, key: &str) -> String {
+    format!(
+        "{prefix}dedup:{}",
+        hex::encode(Sha256::digest(key.as_bytes()))
+    )
+}
+
+async fn pttl(raw: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
+    redis::cmd("PTTL").arg(key).query_async(raw).await.unwrap()
+}
+
+#[tokio::test]
+async fn dedup_claims_complete_and_abandon() {
+    with_prefix(|store, raw| async move {
+        let dedup: Arc<dyn SharedDedup> = Arc::new(store.dedup());
+        shared::dedup_first_inflight_done(dedup.clone()).await;
+        shared::dedup_abandon(dedup.clone()).await;
+        // Let the lease or the window run out without waiting: an expiry in the past removes
+        // the key now, as the server would at its ttl.
+        let prefix = store.prefix().to_owned();
+        let expire: shared::Expire = Arc::new(move |key| {
+            let mut raw = raw.clone();
+            let entry = dedup_key(&prefix, &key);
+            Box::pin(async move {
+                let expired: i64 = redis::cmd("PEXPIREAT")
+                    .arg(&entry)
+                    .arg(1)
+                    .query_async(&mut raw)
+                    .await
+                    .unwrap();
+                assert_eq!(expired, 1, "{entry} exists");
+            }) as shared::ExpireFuture
+        });
+        shared::dedup_expiry(dedup, expire).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dedup_is_shared_across_connections() {
+    with_prefix(|store, _| async move {
+        let url = std::env::var(ENV).unwrap();
+        let mut dedups: Vec<Arc<dyn SharedDedup>> = vec![Arc::new(store.dedup())];
+        for _ in 0..2 {
+            let other = RedisStore::connect(&url)
+                .await
+                .unwrap()
+                .with_prefix(store.prefix());
+            dedups.push(Arc::new(other.dedup()));
+        }
+        for _ in 0..3 {
+            shared::dedup_claim_is_exclusive(dedups.clone(), 30).await;
+        }
+        shared::dedup_wait_for_answer(dedups[0].clone(), dedups[2].clone()).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dedup_entries_expire_with_their_lease_then_their_window() {
+    with_prefix(|store, mut raw| async move {
+        let dedup = store.dedup();
+        let key = "gh_1:o1:4242";
+        let entry = dedup_key(store.prefix(), key);
+        let lease = Duration::from_secs(30);
+        let window = Duration::from_secs(90);
+        assert_eq!(
+            dedup.claim(key, "a", lease, window).await.unwrap(),
+            DedupClaim::First
+        );
+        let ttl = pttl(&mut raw, &entry).await;
+        assert!((29_000..=30_000).contains(&ttl), "lease pttl {ttl}");
+
+        assert!(dedup.complete(key, "a", "A").await.unwrap());
+        let ttl = pttl(&mut raw, &entry).await;
+        assert!((89_000..=90_000).contains(&ttl), "window pttl {ttl}");
+
+        assert_eq!(dedup.sweep(window).await.unwrap(), 0, "the server expires");
+        assert_eq!(
+            dedup.claim(key, "b", lease, window).await.unwrap(),
+            DedupClaim::Done("A".to_owned())
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_round_trip_and_expire() {
+    with_prefix(|store, mut raw| async move {
+        shared::session_round_trip(Arc::new(store.sessions())).await;
+
+        let map = match json!({"step": 2}) {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        store
+            .sessions()
+            .save_session("wx1", "o1", &map)
+            .await
+            .unwrap();
+        let key = format!("{}session:wx1:o1", store.prefix());
+        let ttl = pttl(&mut raw, &key).await;
+        let month = 30 * 86_400 * 1000;
+        assert!(
+            (month - 60_000..=month).contains(&ttl),
+            "session pttl {ttl}"
+        );
+
+        let short = store.sessions().with_ttl(Duration::from_secs(3600));
+        short.save_session("wx1", "o1", &map).await.unwrap();
+        let ttl = pttl(&mut raw, &key).await;
+        assert!((3_599_000..=3_600_000).contains(&ttl), "session pttl {ttl}");
+        assert_eq!(short.load_session("wx1", "o1").await.unwrap(), map);
+        assert_eq!(short.sweep_sessions().await.unwrap(), 0);
+
+        // Expired: gone.
+        let _: i64 = redis::cmd("PEXPIREAT")
+            .arg(&key)
+            .arg(1)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert!(short.load_session("wx1", "o1").await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn parking_round_trip_and_expiry() {
+    with_prefix(|store, mut raw| async move {
+        shared::parking_round_trip(Arc::new(store.parking())).await;
+
+        let parking = store.parking().with_max_age(Duration::from_secs(600));
+        let now = shared::now_unix();
+        parking.park("wx1", "o1", "r", "{}", now).await.unwrap();
+        let key = format!("{}parked:wx1:o1", store.prefix());
+        let ttl = pttl(&mut raw, &key).await;
+        assert!((599_000..=600_000).contains(&ttl), "parked pttl {ttl}");
+        assert_eq!(parking.sweep_parked().await.unwrap(), 0);
+
+        // A damaged element is dropped, the others delivered.
+        let _: i64 = redis::cmd("RPUSH")
+            .arg(&key)
+            .arg("not json")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        parking.park("wx1", "o1", "r2", "{}", now).await.unwrap();
+        let taken = parking.take_parked("wx1", "o1").await.unwrap();
+        let rules: Vec<&str> = taken.iter().map(|p| p.rule.as_str()).collect();
+        assert_eq!(rules, ["r", "r2"]);
+        let exists: i64 = redis::cmd("EXISTS")
+            .arg(&key)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(exists, 0);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parked_results_are_taken_once_across_connections() {
+    with_prefix(|store, _| async move {
+        let url = std::env::var(ENV).unwrap();
+        let other = RedisStore::connect(&url)
+            .await
+            .unwrap()
+            .with_prefix(store.prefix());
+        let backends: Vec<Arc<dyn ParkingBackend>> =
+            vec![Arc::new(store.parking()), Arc::new(other.parking())];
+        shared::parking_take_is_atomic(backends, 4).await;
+    })
+    .await;
 }

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use wxoa_api::{CachedToken, TokenStore};
-use wxoa_store::{Backend, Store, StoreOpenError};
+use wxoa_store::{Backend, ParkingBackend, SessionBackend, SharedDedup, Store, StoreOpenError};
 
 use wxoa_api::ManualClock;
 
 use crate::common::{self, TempDir};
+use crate::shared;
 
 #[tokio::test]
 async fn open_creates_directories_file_and_wal() {
@@ -61,12 +62,13 @@ async fn connect_leaves_migrations_pending_until_migrate() {
     let status = store.check_migrations().await.unwrap();
     assert!(!status.is_current());
     assert_eq!(status.pending[0].version, 1);
+    assert_eq!(status.pending.len(), 5, "{status}");
     assert!(status.applied.is_empty());
 
     store.migrate().await.unwrap();
     let status = store.check_migrations().await.unwrap();
     assert!(status.is_current(), "{status}");
-    assert_eq!(status.applied, vec![1]);
+    assert_eq!(status.applied, vec![1, 2, 3, 4, 5]);
     // Migrating again is a no-op.
     store.migrate().await.unwrap();
     store.close().await;
@@ -227,4 +229,142 @@ pub(crate) async fn takeover(store: Arc<dyn TokenStore>, clock: &ManualClock) {
             .await
             .unwrap()
     );
+}
+
+/// A dedup handle for the shared checks whose expiry moves an injected clock past any lease
+/// and window.
+fn dedup_on_manual_clock(store: &Store) -> (Arc<dyn SharedDedup>, shared::Expire) {
+    let clock = Arc::new(ManualClock::new(1_767_225_600));
+    let dedup: Arc<dyn SharedDedup> = Arc::new(store.dedup().with_clock(clock.clone()));
+    let expire: shared::Expire = Arc::new(move |_key| {
+        clock.advance(3600);
+        Box::pin(async {}) as shared::ExpireFuture
+    });
+    (dedup, expire)
+}
+
+#[tokio::test]
+async fn dedup_claims_complete_and_abandon() {
+    let dir = TempDir::new();
+    let store = Store::open("sqlite://wxoa.db", dir.path()).await.unwrap();
+    let dedup: Arc<dyn SharedDedup> = Arc::new(store.dedup());
+    shared::dedup_first_inflight_done(dedup.clone()).await;
+    shared::dedup_abandon(dedup.clone()).await;
+    let (manual, expire) = dedup_on_manual_clock(&store);
+    shared::dedup_expiry(manual, expire).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dedup_wait_gets_the_answer_from_another_pool() {
+    let dir = TempDir::new();
+    let first = Store::open("sqlite://shared.db", dir.path()).await.unwrap();
+    let second = Store::open("sqlite://shared.db", dir.path()).await.unwrap();
+    shared::dedup_wait_for_answer(Arc::new(first.dedup()), Arc::new(second.dedup())).await;
+    first.close().await;
+    second.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dedup_claim_is_exclusive_across_separate_pools_on_one_file() {
+    let dir = TempDir::new();
+    let mut dedups: Vec<Arc<dyn SharedDedup>> = Vec::new();
+    let mut opened = Vec::new();
+    for _ in 0..4 {
+        let store = Store::open("sqlite://shared.db", dir.path()).await.unwrap();
+        dedups.push(Arc::new(store.dedup()));
+        opened.push(store);
+    }
+    for _ in 0..3 {
+        shared::dedup_claim_is_exclusive(dedups.clone(), 32).await;
+    }
+    for store in opened {
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn sql_leases_windows_ttls_and_sweeps_follow_the_clock() {
+    let dir = TempDir::new();
+    let store = Store::open("sqlite://wxoa.db", dir.path()).await.unwrap();
+    shared::sql_time_boundaries(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sessions_round_trip() {
+    let dir = TempDir::new();
+    let store = Store::open("sqlite://wxoa.db", dir.path()).await.unwrap();
+    shared::session_round_trip(Arc::new(store.sessions())).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn damaged_session_is_reported_with_its_key() {
+    let dir = TempDir::new();
+    let store = Store::open("sqlite://wxoa.db", dir.path()).await.unwrap();
+    let mut raw = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("wxoa.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO sessions (appid, openid, data, updated_at) VALUES ('wx1', 'o1', '[1]', 4102444800)",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    raw.close().await.unwrap();
+    let err = store
+        .sessions()
+        .load_session("wx1", "o1")
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("sqlite load_session of `wx1/o1`"), "{text}");
+    assert!(text.contains("delete it"), "{text}");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn parking_round_trip() {
+    let dir = TempDir::new();
+    let store = Store::open("sqlite://wxoa.db", dir.path()).await.unwrap();
+    shared::parking_round_trip(Arc::new(store.parking())).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parked_results_are_taken_once_across_pools() {
+    let dir = TempDir::new();
+    let mut backends: Vec<Arc<dyn ParkingBackend>> = Vec::new();
+    let mut opened = Vec::new();
+    for _ in 0..2 {
+        let store = Store::open("sqlite://shared.db", dir.path()).await.unwrap();
+        backends.push(Arc::new(store.parking()));
+        opened.push(store);
+    }
+    shared::parking_take_is_atomic(backends, 4).await;
+    for store in opened {
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn message_log_and_followers() {
+    let dir = TempDir::new();
+    let store = Store::open("sqlite://wxoa.db", dir.path()).await.unwrap();
+    shared::log_and_followers(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn memory_database_holds_the_shared_state_too() {
+    let store = Store::open("sqlite::memory:", std::path::Path::new("."))
+        .await
+        .unwrap();
+    shared::dedup_first_inflight_done(Arc::new(store.dedup())).await;
+    shared::session_round_trip(Arc::new(store.sessions())).await;
+    shared::parking_round_trip(Arc::new(store.parking())).await;
 }

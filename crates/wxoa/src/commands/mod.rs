@@ -1,8 +1,20 @@
 //! One module a subcommand; each turns parsed arguments into calls on the libraries.
 
 pub(crate) mod cgi;
+mod check;
 mod rules;
 mod serve;
+
+// --- Outbound API commands ---
+mod api;
+mod jssdk;
+mod menu;
+mod qrcode;
+mod send;
+mod template;
+mod token;
+mod users;
+// --- end of outbound API commands ---
 
 use std::process::ExitCode;
 
@@ -16,10 +28,21 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(&args),
         Command::Cgi(args) => Ok(cgi::run_from_environment(args.config)),
+        Command::Check(args) => check::run(&args),
         Command::Rules(args) => match args.command {
             RulesCommand::Test(args) => rules::test(&args),
             RulesCommand::List(args) => rules::list(&args),
         },
+
+        // --- Outbound API commands: an API error is printed with its errcode and hints ---
+        Command::Token(args) => api::report(token::run(&args)),
+        Command::Menu(args) => api::report(menu::run(&args)),
+        Command::Send(args) => api::report(send::run(&args)),
+        Command::Template(args) => api::report(template::run(&args)),
+        Command::Users(args) => api::report(users::run(&args)),
+        Command::Qrcode(args) => api::report(qrcode::run(&args)),
+        Command::Jssdk(args) => api::report(jssdk::run(&args)),
+        // --- end of outbound API commands ---
     }
 }
 

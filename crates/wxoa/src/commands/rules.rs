@@ -3,7 +3,10 @@
 
 use std::process::ExitCode;
 
+use std::sync::Arc;
 use wxoa_server::clock::{Clock, SystemClock};
+
+use wxoa_server::actions::{HttpClient, MemoryLaterSender, MemorySessionStore, Services};
 use wxoa_server::rules::{Outcome, probe};
 
 use crate::cli::{RulesListArgs, RulesTestArgs};
@@ -18,10 +21,51 @@ pub(crate) fn test(args: &RulesTestArgs) -> anyhow::Result<ExitCode> {
         (None, None, None) => anyhow::bail!("give a text, --event or --msg-type"),
     };
     let now = SystemClock.now_unix();
-    match config.rules.respond(&inbound, now)? {
+    let outcome = match config.rules.respond(&inbound, now)? {
+        Outcome::Action {
+            rule,
+            call,
+            on_error,
+            ..
+        } => {
+            let kind = call.kind();
+            let later = Arc::new(MemoryLaterSender::new());
+            let services = Services::new(
+                Arc::new(MemorySessionStore::new()),
+                later.clone(),
+                HttpClient::new()?,
+            );
+            let started = std::time::Instant::now();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let result = runtime.block_on(call.run(&services));
+            println!("({kind} ran in {} ms)", started.elapsed().as_millis());
+            for (openid, reply) in later.sent() {
+                println!("send_later to {openid}: {}", describe(&reply));
+            }
+            let reply = match result {
+                Ok(reply) => reply,
+                Err(e) => {
+                    println!("{kind} failed: {e}");
+                    on_error.map(wxoa_proto::reply::Reply::text)
+                }
+            };
+            Outcome::Matched {
+                rule,
+                reply,
+                on_slow: Default::default(),
+                placeholder: None,
+                on_error: None,
+            }
+        }
+        other => other,
+    };
+    match outcome {
         Outcome::NoMatch => {
             println!("no rule matches: the follower gets nothing (answer: success)");
         }
+        Outcome::Action { rule, .. } => println!("rule: {rule} (not run)"),
         Outcome::Matched { rule, reply, .. } => {
             println!("rule: {rule}");
             match reply {

@@ -13,6 +13,8 @@ use crate::commands::load_config;
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.config)?;
     let listen = args.listen.unwrap_or(config.server.listen);
+    // HTTPS when server.tls_cert / server.tls_key are set; a bad file stops here, named.
+    let tls = tls_certs(&config)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         if !wxoa_server::config::token_has_platform_form(&config.account.token) {
@@ -55,12 +57,34 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             admin = %admin_listen,
             "wxoa serving"
         );
-        wxoa_server::serve(listener, app, shutdown_signal())
-            .await
-            .context("serving")?;
+        match tls {
+            Some(certs) => {
+                tracing::info!(
+                    cert = %certs.cert_path().display(),
+                    key = %certs.key_path().display(),
+                    "HTTPS; the certificate is reloaded when its files change"
+                );
+                let options = wxoa_server::tls::TlsOptions::default();
+                wxoa_server::tls::serve_tls(listener, app, certs, options, shutdown_signal()).await
+            }
+            None => wxoa_server::serve(listener, app, shutdown_signal()).await,
+        }
+        .context("serving")?;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The certificate for HTTPS when `server.tls_cert` / `server.tls_key` are set.
+fn tls_certs(
+    config: &wxoa_server::Config,
+) -> anyhow::Result<Option<Arc<wxoa_server::tls::CertStore>>> {
+    let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) else {
+        return Ok(None);
+    };
+    let certs = wxoa_server::tls::CertStore::load(cert, key)
+        .context("loading server.tls_cert / server.tls_key")?;
+    Ok(Some(Arc::new(certs)))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
