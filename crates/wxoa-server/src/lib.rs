@@ -9,10 +9,12 @@
 //! - [`app`]: shared state and the handling of one push; [`dedup`]: retries coalesced.
 //! - [`rules`]: the declarative rules and their templates; [`reload`]: hot reload.
 //! - [`metrics`]: Prometheus metrics and the admin listener (`/healthz`, `/readyz`).
+//! - [`backends`]: connecting the SQL store, Redis and the API client; [`delivery`]: late results.
 //! - [`clock`]: the injectable clock.
 
 pub mod actions;
 pub mod app;
+pub mod backends;
 pub mod cgi;
 pub mod clock;
 pub mod codec;

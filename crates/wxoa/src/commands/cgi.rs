@@ -49,15 +49,44 @@ pub(crate) fn run_from_environment(config: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let app = Arc::new(App::new(&config, Arc::new(SystemClock)));
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
-    let result = runtime.block_on(wxoa_server::cgi::serve_one(
-        &app,
-        |name| std::env::var(name).ok(),
-        &mut input,
-        &mut out,
-    ));
+    let result = runtime.block_on(async {
+        let clock: Arc<dyn wxoa_server::clock::Clock> = Arc::new(SystemClock);
+        // Every request is a new process: dedup, sessions and parked results go through the
+        // store so that concurrent CGI processes cooperate.
+        let connected = match wxoa_server::backends::connect(
+            &config,
+            Arc::clone(&clock),
+            wxoa_server::backends::DedupScope::Store,
+        )
+        .await
+        {
+            Ok(connected) => connected,
+            Err(e) => {
+                tracing::error!(error = %e, "wxoa cgi: store unavailable; answering without it");
+                let app = Arc::new(App::new(&config, clock));
+                return wxoa_server::cgi::serve_one(
+                    &app,
+                    |name| std::env::var(name).ok(),
+                    &mut input,
+                    &mut out,
+                )
+                .await;
+            }
+        };
+        let store = connected.store.clone();
+        let app = Arc::new(App::with_backends(&config, clock, connected.backends));
+        let result = wxoa_server::cgi::serve_one(
+            &app,
+            |name| std::env::var(name).ok(),
+            &mut input,
+            &mut out,
+        )
+        .await;
+        store.close().await;
+        result
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -22,7 +22,15 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 "account.token is not 3–32 letters or digits; the platform will refuse it in 服务器配置"
             );
         }
-        let app = Arc::new(App::new(&config, Arc::new(SystemClock)));
+        let clock: Arc<dyn wxoa_server::clock::Clock> = Arc::new(SystemClock);
+        let connected = wxoa_server::backends::connect(
+            &config,
+            Arc::clone(&clock),
+            wxoa_server::backends::DedupScope::Process,
+        )
+        .await
+        .context("connecting [store] and [api]")?;
+        let app = Arc::new(App::with_backends(&config, clock, connected.backends));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding {listen}"))?;

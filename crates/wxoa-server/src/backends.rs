@@ -1,0 +1,215 @@
+//! Connecting the backends a deployment uses: the SQL store (SQLite by default, PostgreSQL)
+//! for sessions, parked results and — in CGI mode — dedup; Redis, when `store.redis_url` is
+//! set, for everything instances must share within seconds; and the API client (with the
+//! shared token store) for 客服 delivery.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrecy::ExposeSecret as _;
+use serde_json::{Map, Value};
+use wxoa_api::TokenStore;
+use wxoa_store::{ParkingBackend, RedisStore, SessionBackend, SharedDedup, Store, StoreOpenError};
+
+use crate::actions::{HttpClient, ServiceError, Services, SessionStore};
+use crate::app::Backends;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::delivery::Delivery;
+
+/// Where dedup state lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DedupScope {
+    /// In this process (`serve` without Redis: one process answers every push).
+    Process,
+    /// In the SQL store (CGI: every request is a new process).
+    Store,
+}
+
+/// Why the backends could not be connected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The SQL store or Redis does not open.
+    #[error(transparent)]
+    Store(#[from] StoreOpenError),
+    /// The API client cannot be built.
+    #[error("building the API client from [api] and [account]: {0}")]
+    Api(#[from] wxoa_api::ApiError),
+    /// The HTTP client of scripts and webhooks cannot be built.
+    #[error("building the HTTP client of scripts and webhooks: {0}")]
+    Http(#[from] crate::actions::HttpError),
+}
+
+/// Sessions kept by a store backend, for scripts.
+#[derive(Debug)]
+struct StoredSessions {
+    appid: String,
+    backend: Arc<dyn SessionBackend>,
+}
+
+#[async_trait]
+impl SessionStore for StoredSessions {
+    async fn load(&self, openid: &str) -> Result<Map<String, Value>, ServiceError> {
+        self.backend
+            .load_session(&self.appid, openid)
+            .await
+            .map_err(|e| ServiceError::backend("loading the session", e))
+    }
+
+    async fn save(&self, openid: &str, session: &Map<String, Value>) -> Result<(), ServiceError> {
+        self.backend
+            .save_session(&self.appid, openid, session)
+            .await
+            .map_err(|e| ServiceError::backend("saving the session", e))
+    }
+}
+
+/// Sessions, parked results, tokens and dedup, from one place.
+type Shared = (
+    Arc<dyn SessionBackend>,
+    Arc<dyn ParkingBackend>,
+    Arc<dyn TokenStore>,
+    Option<Arc<dyn SharedDedup>>,
+);
+
+/// The connected backends and the handles that must be closed on shutdown.
+#[derive(Debug)]
+pub struct Connected {
+    /// What [`App`](crate::App) uses.
+    pub backends: Backends,
+    /// The SQL store (closed on shutdown).
+    pub store: Store,
+    /// The API client, when an AppSecret is configured.
+    pub api: Option<wxoa_api::Client>,
+}
+
+/// Connect everything `config` asks for.
+///
+/// # Errors
+/// A store does not open, or a client cannot be built; the error names the setting.
+pub async fn connect(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    scope: DedupScope,
+) -> Result<Connected, BackendError> {
+    let store = Store::open(&config.store.url, &config.base_dir).await?;
+    let redis = match &config.store.redis_url {
+        Some(url) => Some(RedisStore::connect(url).await?),
+        None => None,
+    };
+    let (sessions, parking, token_store, shared_dedup): Shared = match &redis {
+        Some(redis) => (
+            Arc::new(redis.sessions()),
+            Arc::new(redis.parking()),
+            Arc::new(redis.token_store()),
+            Some(Arc::new(redis.dedup())),
+        ),
+        None => (
+            Arc::new(store.sessions()),
+            Arc::new(store.parking()),
+            Arc::new(store.token_store()),
+            match scope {
+                DedupScope::Store => Some(Arc::new(store.dedup()) as Arc<dyn SharedDedup>),
+                DedupScope::Process => None,
+            },
+        ),
+    };
+    let api = if config.account.secret.expose_secret().is_empty() {
+        tracing::info!("account.secret is empty: late results are parked, never sent by 客服消息");
+        None
+    } else {
+        Some(
+            wxoa_api::Client::builder(config.account.appid.clone(), config.account.secret.clone())
+                .base_url(config.api.base_url.clone())
+                .stable_token(config.api.stable_token)
+                .timeout(Duration::from_millis(config.api.timeout_ms))
+                .token_store(token_store)
+                .build()?,
+        )
+    };
+    let delivery = Delivery::new(
+        &config.account.appid,
+        api.clone(),
+        parking,
+        Arc::clone(&clock),
+    );
+    let services = Services::new(
+        Arc::new(StoredSessions {
+            appid: config.account.appid.clone(),
+            backend: sessions,
+        }),
+        Arc::new(delivery.clone()),
+        HttpClient::new()?,
+    );
+    Ok(Connected {
+        backends: Backends {
+            services,
+            delivery,
+            shared_dedup,
+        },
+        store,
+        api,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::clock::FixedClock;
+
+    #[tokio::test]
+    async fn sqlite_backends_share_sessions_and_dedup_in_cgi_scope() {
+        let dir = std::env::temp_dir().join(format!(
+            "wxoa-backends-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = "[account]\nappid = \"wx1234567890abcdef\"\ntoken = \"abc\"\n[store]\nurl = \"sqlite://state/wxoa.db\"\n";
+        let config = Config::from_toml(text, &dir.join("wxoa.toml")).unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(1_700_000_000));
+        let a = connect(&config, Arc::clone(&clock), DedupScope::Store)
+            .await
+            .unwrap();
+        let b = connect(&config, clock, DedupScope::Store).await.unwrap();
+        assert!(
+            dir.join("state/wxoa.db").exists(),
+            "relative to the config file"
+        );
+        let mut session = Map::new();
+        session.insert("n".into(), Value::from(3));
+        a.backends
+            .services
+            .sessions
+            .save("o1", &session)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.backends.services.sessions.load("o1").await.unwrap(),
+            session
+        );
+        let (da, db) = (
+            a.backends.shared_dedup.clone().unwrap(),
+            b.backends.shared_dedup.clone().unwrap(),
+        );
+        let lease = Duration::from_secs(30);
+        let window = Duration::from_secs(60);
+        assert_eq!(
+            da.claim("k", "a", lease, window).await.unwrap(),
+            wxoa_store::DedupClaim::First
+        );
+        assert_eq!(
+            db.claim("k", "b", lease, window).await.unwrap(),
+            wxoa_store::DedupClaim::InFlight
+        );
+        assert!(a.api.is_none());
+        a.store.close().await;
+        b.store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = Path::new(&dir);
+    }
+}

@@ -1,0 +1,138 @@
+//! `wxoa cgi` as a web server runs it: one process per request, cooperating through the SQLite
+//! store — sessions persist across processes and a retry gets the first process's answer.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use wxoa_proto::signature::sign;
+
+const TOKEN: &str = "cgitoken123";
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn setup() -> TempDir {
+    let dir = std::env::temp_dir().join(format!(
+        "wxoa-cgi-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::write(
+        dir.join("scripts/count.rhai"),
+        "if \"n\" in session { session.n += 1 } else { session.n = 1 }\n\"第\" + session.n + \"次\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("wxoa.toml"),
+        format!(
+            "[account]\nappid = \"wx1234567890abcdef\"\ntoken = \"{TOKEN}\"\n\n[store]\nurl = \"sqlite://data/wxoa.db\"\n\n[[rules]]\nname = \"count\"\nmsg_type = \"text\"\nreply = {{ script = \"scripts/count.rhai\" }}\n"
+        ),
+    )
+    .unwrap();
+    TempDir(dir)
+}
+
+fn cgi(dir: &TempDir, method: &str, query: &str, body: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wxoa"))
+        .env_clear()
+        .env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("REQUEST_METHOD", method)
+        .env("QUERY_STRING", query)
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .env("WXOA_CONFIG", dir.0.join("wxoa.toml"))
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wxoa as CGI");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn query(nonce: &str) -> String {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    format!(
+        "signature={}&timestamp={ts}&nonce={nonce}",
+        sign(&[TOKEN, &ts, nonce])
+    )
+}
+
+fn text(msg_id: u64) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[gh_cgi]]></ToUserName><FromUserName><![CDATA[oCgiUser]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    )
+}
+
+#[test]
+fn verification_and_sessions_across_processes_and_retries_from_the_store() {
+    let dir = setup();
+    let verify = cgi(&dir, "GET", &format!("{}&echostr=8675309", query("1")), "");
+    assert!(verify.starts_with("Status: 200 OK\r\n"), "{verify}");
+    assert!(verify.ends_with("\r\n\r\n8675309"), "{verify}");
+
+    let first = cgi(&dir, "POST", &query("2"), &text(1));
+    assert!(first.contains("第1次"), "{first}");
+    let second = cgi(&dir, "POST", &query("3"), &text(2));
+    assert!(
+        second.contains("第2次"),
+        "session persisted across processes: {second}"
+    );
+    // The platform's retry of message 2, in a new process: the stored answer, no new count.
+    let retry = cgi(&dir, "POST", &query("4"), &text(2));
+    assert!(retry.contains("第2次"), "{retry}");
+    let third = cgi(&dir, "POST", &query("5"), &text(3));
+    assert!(
+        third.contains("第3次"),
+        "the retry did not run the script again: {third}"
+    );
+    assert!(dir.0.join("data/wxoa.db").exists());
+}
+
+#[test]
+fn bad_signature_is_403_and_a_bad_config_is_a_plain_500() {
+    let dir = setup();
+    let refused = cgi(&dir, "POST", "signature=x&timestamp=1&nonce=1", &text(9));
+    assert!(
+        refused.starts_with("Status: 403 Forbidden\r\n"),
+        "{refused}"
+    );
+    std::fs::write(dir.0.join("wxoa.toml"), "[account]\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wxoa"))
+        .env_clear()
+        .env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("REQUEST_METHOD", "GET")
+        .env("WXOA_CONFIG", dir.0.join("wxoa.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("Status: 500"), "{stdout}");
+    assert!(!stdout.contains("<html"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("account"));
+}
