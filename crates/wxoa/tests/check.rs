@@ -23,10 +23,9 @@ const APPID: &str = "wx49f0ab532d5d035a";
 const TOKEN: &str = "wxoatesttoken";
 const AES_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
 
-/// A fresh directory for one test's config and store.
+/// A fresh directory for one test's config and store (emptied again by the next run).
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("wxoa-check-{}-{name}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("wxoa-check-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -365,7 +364,7 @@ async fn public_url_with_nothing_listening_or_a_self_signed_certificate() {
     assert!(line.contains("connection refused"), "{line}");
 
     // HTTPS with a self-signed certificate: the platform would refuse it, and so does check.
-    let dir = temp_dir("tls-files");
+    let dir = temp_dir("self-signed-files");
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
