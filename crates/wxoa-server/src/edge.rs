@@ -1,5 +1,5 @@
 //! The HTTP edge (axum): the callback route at `server.path`, mapped onto
-//! [`service::respond`](crate::service::respond).
+//! [`crate::service::respond`].
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@
 //! - [`rules`]: the declarative rules and their templates; [`reload`]: hot reload.
 //! - [`metrics`]: Prometheus metrics and the admin listener (`/healthz`, `/readyz`).
 //! - [`backends`]: connecting the SQL store, Redis and the API client; [`delivery`]: late results.
+//! - [`tls`]: HTTPS for `serve` with certificate reload.
 //! - [`clock`]: the injectable clock.
 
 pub mod actions;
