@@ -1,6 +1,7 @@
-//! Rule reloading: when the config file changes, or on SIGHUP, the rules are recompiled and
+//! Rule reloading: when the config file or a script or table it loads changes, or on SIGHUP, the rules are recompiled and
 //! swapped in; a bad edit keeps the old rules and logs exactly what is wrong.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,25 +45,30 @@ pub fn spawn_reloader(
     path: PathBuf,
 ) -> Result<tokio::task::JoinHandle<()>, notify::Error> {
     let (tx, mut rx) = mpsc::unbounded_channel::<&'static str>();
-    let file_name = path.file_name().map(std::ffi::OsStr::to_owned);
+    // The config file and what it loads (scripts, tables): editing any of them reloads.
+    let mut files: HashSet<PathBuf> = HashSet::new();
+    files.insert(absolute(&path));
+    files.extend(app.rules().script_files().iter().map(|p| absolute(p)));
+    if let Ok(config) = Config::load(&path) {
+        files.extend(config.resources.table_files().iter().map(|p| absolute(p)));
+    }
+    // Watch the directories: editors replace files by renaming, which a file watch would miss.
+    let dirs: HashSet<PathBuf> = files
+        .iter()
+        .filter_map(|f| f.parent().map(Path::to_owned))
+        .collect();
     let watch_tx = tx.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
-            let ours = event
-                .paths
-                .iter()
-                .any(|p| p.file_name().map(std::ffi::OsStr::to_owned) == file_name);
+            let ours = event.paths.iter().any(|p| files.contains(&absolute(p)));
             if ours && (event.kind.is_modify() || event.kind.is_create()) {
                 let _ = watch_tx.send("file changed");
             }
         }
     })?;
-    // Watch the directory: editors replace files by renaming, which a file watch would miss.
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_owned);
-    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    for dir in &dirs {
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    }
 
     #[cfg(unix)]
     {
@@ -90,4 +96,9 @@ pub fn spawn_reloader(
             reload_and_log(&app, &path, why);
         }
     }))
+}
+
+/// `path` made absolute against the working directory (unchanged when that fails).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }

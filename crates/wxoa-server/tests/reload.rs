@@ -114,3 +114,40 @@ async fn sighup_triggers_reload() {
     assert_eq!(*changes.borrow(), 1);
     task.abort();
 }
+
+#[tokio::test]
+async fn editing_a_script_reloads_it() {
+    let dir = TempDir::new("script");
+    std::fs::create_dir_all(dir.0.join("scripts")).unwrap();
+    std::fs::write(dir.0.join("scripts/hi.rhai"), "\"v1\"").unwrap();
+    let path = dir.0.join("wxoa.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[account]\nappid = \"{APPID}\"\ntoken = \"{TOKEN}\"\n\n[[rules]]\nname = \"hi\"\nmsg_type = \"text\"\nreply = {{ script = \"scripts/hi.rhai\" }}\n"
+        ),
+    )
+    .unwrap();
+    let app = Arc::new(App::new(
+        &Config::load(&path).unwrap(),
+        Arc::new(FixedClock::new(NOW)),
+    ));
+    let mut changes = app.watch_rules();
+    let task = spawn_reloader(Arc::clone(&app), path.clone()).unwrap();
+    std::fs::write(dir.0.join("scripts/hi.rhai"), "\"v2\"").unwrap();
+    tokio::time::timeout(Duration::from_secs(20), changes.changed())
+        .await
+        .expect("reload within 20 s")
+        .unwrap();
+    let outcome = app
+        .rules()
+        .respond(&wxoa_server::rules::probe::text_message("x"), NOW)
+        .unwrap();
+    let wxoa_server::rules::Outcome::Action { call, .. } = outcome else {
+        panic!("a script rule needs work")
+    };
+    let services = app.backends().services.clone();
+    let reply = call.run(&services).await.unwrap();
+    assert_eq!(reply, Some(wxoa_proto::reply::Reply::text("v2")));
+    task.abort();
+}
