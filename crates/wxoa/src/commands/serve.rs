@@ -42,6 +42,16 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let admin = tokio::net::TcpListener::bind(admin_listen)
             .await
             .with_context(|| format!("binding server.admin_listen {admin_listen}"))?;
+        if let Some(handle) = metrics.clone() {
+            // Histograms keep their samples until drained; drain them even when nobody scrapes.
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+                loop {
+                    every.tick().await;
+                    handle.run_upkeep();
+                }
+            });
+        }
         let admin_router = wxoa_server::metrics::admin_router(Arc::clone(&app), metrics);
         tokio::spawn(async move {
             if let Err(e) = axum::serve(admin, admin_router).await {
