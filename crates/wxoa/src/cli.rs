@@ -65,6 +65,15 @@ pub(crate) enum Command {
     /// Sign a page URL for the JS-SDK's `wx.config`.
     Jssdk(JssdkArgs),
     // --- end of outbound API commands ---
+
+    // --- The platform on this machine: `mock` and `sim` ---
+    /// Run a fake WeChat platform for the account in the config: its API (point api.base_url
+    /// at it) and, through `POST /mock/push`, pushes to your server.
+    Mock(MockArgs),
+    /// Chat with your bot as a follower: pushes signed and encrypted like the platform's, with
+    /// its 5-second timeout and retries; shows what the follower would see.
+    Sim(SimArgs),
+    // --- end of mock and sim ---
 }
 
 #[derive(Debug, Args)]
@@ -445,6 +454,72 @@ fn parse_expire(s: &str) -> Result<u32, String> {
     u32::try_from(secs).map_err(|_| format!("{s:?} is too long"))
 }
 
+// =============================================================================================
+// The platform on this machine: `mock` (the fake API and the push driver) and `sim` (a follower).
+// =============================================================================================
+
+#[derive(Debug, Args)]
+pub(crate) struct MockArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Where the fake platform listens; `http://ADDR` is what api.base_url should be.
+    #[arg(long, default_value = "127.0.0.1:9200")]
+    pub(crate) listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("one_exchange").args(["send", "event", "push"])))]
+pub(crate) struct SimArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Encryption of the pushes (消息加解密方式); default: safe when account.encoding_aes_key is
+    /// set, else plain.
+    #[arg(long, value_enum)]
+    pub(crate) mode: Option<SimMode>,
+    /// Be this follower (openid).
+    #[arg(long = "as", value_name = "OPENID")]
+    pub(crate) openid: Option<String>,
+    /// Send this text, print what the follower sees and exit (1 when they would see the error
+    /// banner).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) send: Option<String>,
+    /// Push this event instead and exit: subscribe, unsubscribe, CLICK, VIEW, SCAN or any other
+    /// name.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) event: Option<String>,
+    /// The event's key: the menu key of CLICK, the URL of VIEW, the scene of SCAN / subscribe.
+    #[arg(long, requires = "event")]
+    pub(crate) key: Option<String>,
+    /// Push this JSON (the form `POST /mock/push` takes, any message or event) and exit.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) push: Option<String>,
+    /// The `wxoa mock` whose 客服 messages to show in the chat (default: api.base_url when it
+    /// is on this machine).
+    #[arg(long, value_name = "URL")]
+    pub(crate) mock: Option<String>,
+    /// Push to this URL instead of http://{server.listen}{server.path} (e.g. through a proxy).
+    #[arg(long)]
+    pub(crate) url: Option<String>,
+    /// With --send / --event / --push: print the whole delivery (attempts, bytes, outcome) as
+    /// JSON.
+    #[arg(long, requires = "one_exchange")]
+    pub(crate) json: bool,
+    /// Timeout of one attempt in milliseconds (the platform's is 5000).
+    #[arg(long, default_value_t = 5000, hide = true)]
+    pub(crate) timeout_ms: u64,
+}
+
+/// The encryption mode of simulated pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SimMode {
+    /// 明文模式: plaintext XML.
+    Plain,
+    /// 兼容模式: plaintext and ciphertext side by side.
+    Compat,
+    /// 安全模式: ciphertext only; the reply must be encrypted.
+    Safe,
+}
+
 #[cfg(test)]
 mod api_command_tests {
     use super::*;
@@ -599,5 +674,43 @@ mod tests {
         assert!(
             Cli::try_parse_from(["wxoa", "rules", "test", "x", "--event", "subscribe"]).is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod sim_command_tests {
+    use super::*;
+
+    #[test]
+    fn sim_takes_one_of_send_event_push() {
+        let cli = Cli::try_parse_from([
+            "wxoa", "sim", "--send", "帮助", "--mode", "compat", "--as", "oA",
+        ])
+        .unwrap();
+        let Command::Sim(args) = cli.command else {
+            panic!("expected sim")
+        };
+        assert_eq!(args.send.as_deref(), Some("帮助"));
+        assert_eq!(args.mode, Some(SimMode::Compat));
+        assert_eq!(args.openid.as_deref(), Some("oA"));
+        assert_eq!(args.timeout_ms, 5000);
+        assert!(
+            Cli::try_parse_from(["wxoa", "sim", "--send", "x", "--event", "subscribe"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["wxoa", "sim", "--key", "K"]).is_err());
+        assert!(Cli::try_parse_from(["wxoa", "sim", "--event", "CLICK", "--key", "K"]).is_ok());
+        assert!(Cli::try_parse_from(["wxoa", "sim", "--mode", "loud"]).is_err());
+        assert!(Cli::try_parse_from(["wxoa", "sim", "--json"]).is_err());
+        assert!(Cli::try_parse_from(["wxoa", "sim", "--push", "{}", "--event", "x"]).is_err());
+        assert!(Cli::try_parse_from(["wxoa", "sim", "--push", "{}", "--json"]).is_ok());
+    }
+
+    #[test]
+    fn mock_listens_on_9200_by_default() {
+        let cli = Cli::try_parse_from(["wxoa", "mock"]).unwrap();
+        let Command::Mock(args) = cli.command else {
+            panic!("expected mock")
+        };
+        assert_eq!(args.listen, "127.0.0.1:9200".parse().unwrap());
     }
 }

@@ -16,6 +16,11 @@ mod token;
 mod users;
 // --- end of outbound API commands ---
 
+// --- The platform on this machine ---
+mod mock;
+mod sim;
+// --- end of the platform on this machine ---
+
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -43,6 +48,11 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Qrcode(args) => api::report(qrcode::run(&args)),
         Command::Jssdk(args) => api::report(jssdk::run(&args)),
         // --- end of outbound API commands ---
+
+        // --- The platform on this machine ---
+        Command::Mock(args) => mock::run(&args),
+        Command::Sim(args) => sim::run(&args),
+        // --- end of the platform on this machine ---
     }
 }
 

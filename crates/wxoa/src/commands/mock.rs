@@ -1,0 +1,125 @@
+//! `wxoa mock`: the fake WeChat platform for the account in wxoa.toml, on this machine.
+//!
+//! The API (`/cgi-bin/...`, `/sns/...`) accepts the config's AppID and AppSecret and behaves
+//! like the platform (`wxoa_mock::api`); `POST /mock/push` makes the platform push to the
+//! config's own server (`http://{server.listen}{server.path}`) through the callback driver.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
+use wxoa_mock::api::{MockConfig, MockPlatform};
+
+use crate::cli::MockArgs;
+use crate::commands::load_config;
+use crate::commands::sim::target;
+
+pub(crate) fn run(args: &MockArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(&args.config)?;
+    let appid = config.account.appid.clone();
+    let configured = config.account.secret.expose_secret();
+    let (secret, generated) = if configured.is_empty() {
+        (generated_secret(&appid), true)
+    } else {
+        (configured.to_owned(), false)
+    };
+    let platform = MockPlatform::new(MockConfig::new(appid.clone(), secret.clone()));
+    let callback = target::callback_url(&config)?;
+    let driver_config = target::driver_config(&config, callback.clone(), None)?;
+    let driver = target::driver(driver_config, target::serves_tls(&config))?;
+    let default_mode = driver.default_mode();
+    platform.set_driver(driver);
+
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "binding {} (is another `wxoa mock` running? choose another with --listen)",
+                    args.listen
+                )
+            })?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        let base = format!("http://{local}");
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "wxoa mock: the WeChat platform for {appid}, on this machine");
+        let _ = writeln!(
+            out,
+            "  api.base_url = \"{base}\"    put this in wxoa.toml, or run wxoa with WXOA_API__BASE_URL={base}"
+        );
+        if generated {
+            let _ = writeln!(
+                out,
+                "  account.secret is empty: the mock accepts this AppSecret (the same every run for this AppID):"
+            );
+            let _ = writeln!(out, "    WXOA_ACCOUNT__SECRET={secret}");
+        } else {
+            let _ = writeln!(out, "  AppSecret: account.secret of the config");
+        }
+        let _ = writeln!(
+            out,
+            "  pushes: POST {base}/mock/push {{\"text\":\"帮助\"}} → {callback} ({default_mode} mode unless the push says \"mode\")"
+        );
+        let _ = writeln!(
+            out,
+            "  look inside: {base}/mock/outbox, /mock/menu, /mock/followers, /mock/stats, /mock/routes"
+        );
+        let _ = writeln!(out, "  the state is in memory; Ctrl-C stops the mock");
+        let _ = out.flush();
+        drop(out);
+        tracing::info!(listen = %local, appid = %appid, callback = %callback, "wxoa mock serving");
+        platform
+            .serve_with_shutdown(listener, shutdown_signal())
+            .await
+            .context("serving the mock")?;
+        tracing::info!("mock stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// An AppSecret for a config without one: 32 hex digits derived from the AppID, so it stays
+/// the same across restarts of the mock (and the server's environment need not change).
+fn generated_secret(appid: &str) -> String {
+    let digest = wxoa_proto::signature::sign(&["wxoa mock appsecret", appid]);
+    digest.chars().take(32).collect()
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_secrets_look_like_appsecrets_and_are_stable() {
+        let a = generated_secret("wx1234567890abcdef");
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(a, generated_secret("wx1234567890abcdef"));
+        assert_ne!(a, generated_secret("wx1234567890abcdeg"));
+    }
+}

@@ -1,0 +1,329 @@
+//! `wxoa mock` as a user runs it: the built binary on a free port, the account's AppSecret
+//! (generated when the config has none), tokens fetched and 客服 messages sent by the other
+//! `wxoa` commands pointed at it, and `POST /mock/push` reaching `wxoa serve`.
+
+use std::io::{BufRead as _, BufReader, Read};
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+const APPID: &str = "wx49f0ab532d5d035a";
+const TOKEN: &str = "wxoamocktoken";
+const AES_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
+/// How long a process may take to start listening.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock after 1970")
+            .subsec_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "wxoa-mock-cmd-{label}-{}-{nanos}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// A process killed when dropped, with what it printed.
+struct Proc {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Proc {
+    /// Start `args`, collecting stdout or stderr (`watch_stdout`) line by line.
+    fn start(args: &[&str], config: &Path, watch_stdout: bool) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wxoa"));
+        command
+            .args(args)
+            .arg("--config")
+            .arg(config)
+            .env_remove("WXOA_CONFIG")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null());
+        if watch_stdout {
+            command.stdout(Stdio::piped()).stderr(Stdio::null());
+        } else {
+            command.stdout(Stdio::null()).stderr(Stdio::piped());
+        }
+        let mut child = command.spawn().expect("start wxoa");
+        let pipe: Box<dyn Read + Send> = if watch_stdout {
+            Box::new(child.stdout.take().expect("stdout"))
+        } else {
+            Box::new(child.stderr.take().expect("stderr"))
+        };
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, lines) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(mut log) = sink.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                let _ = tx.send(line);
+            }
+        });
+        Self { child, log, lines }
+    }
+
+    /// The first line containing `needle` (panics with the output when none comes).
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no line with {needle:?} ({e}):\n{}", self.output()),
+            }
+        }
+    }
+
+    fn output(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A config in a fresh directory: the server on a free port, the given AppSecret.
+fn config(dir: &TempDir, secret: &str) -> PathBuf {
+    let path = dir.0.join("wxoa.toml");
+    let text = format!(
+        r#"[server]
+listen = "127.0.0.1:{port}"
+admin_listen = "127.0.0.1:0"
+
+[account]
+appid = "{APPID}"
+secret = "{secret}"
+token = "{TOKEN}"
+encoding_aes_key = "{AES_KEY}"
+
+[[rules]]
+name = "help"
+keyword = "帮助"
+reply = {{ text = "可用命令：帮助" }}
+"#,
+        port = free_port()
+    );
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// `wxoa mock` on a free port: the process, its base URL and everything it printed first.
+fn mock(config: &Path) -> (Proc, String, String) {
+    let proc = Proc::start(&["mock", "--listen", "127.0.0.1:0"], config, true);
+    let line = proc.wait_for("api.base_url = \"");
+    let base = line.split('"').nth(1).expect("quoted URL").to_owned();
+    proc.wait_for("Ctrl-C stops the mock");
+    let intro = proc.output();
+    (proc, base, intro)
+}
+
+/// Another `wxoa` command against the mock.
+fn wxoa(args: &[&str], config: &Path, base: &str, secret: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wxoa"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("WXOA_CONFIG")
+        .env("WXOA_API__BASE_URL", base)
+        .env("WXOA_ACCOUNT__SECRET", secret)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run wxoa")
+}
+
+fn http(method: &str, url: &str, body: Option<Value>) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let request = match method {
+            "GET" => client.get(url),
+            _ => client.post(url).json(&body.unwrap_or(Value::Null)),
+        };
+        let response = request.send().await.expect("request");
+        assert!(
+            response.status().is_success(),
+            "{method} {url}: {response:?}"
+        );
+        response.json::<Value>().await.expect("JSON answer")
+    })
+}
+
+#[test]
+fn tokens_and_kf_messages_go_through_the_mock() {
+    let dir = TempDir::new("token");
+    let config = config(&dir, "");
+    let (_mock, base, intro) = mock(&config);
+    assert!(base.starts_with("http://127.0.0.1:"), "{intro}");
+    let secret = intro
+        .split("WXOA_ACCOUNT__SECRET=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no generated secret:\n{intro}"))
+        .to_owned();
+    assert_eq!(secret.len(), 32, "{intro}");
+
+    let out = wxoa(&["token"], &config, &base, &secret);
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(!token.is_empty(), "{out:?}");
+    let stats = http("GET", &format!("{base}/mock/stats"), None);
+    let fetches = &stats["token_fetches"];
+    assert_eq!(
+        fetches["classic"].as_u64().unwrap_or(0) + fetches["stable"].as_u64().unwrap_or(0),
+        1,
+        "{stats}"
+    );
+
+    // The platform takes 客服 messages only within 48 h of the follower's last message.
+    http(
+        "POST",
+        &format!("{base}/mock/followers"),
+        Some(json!({"openid": "oFollower1"})),
+    );
+    let refused = wxoa(
+        &["send", "text", "oFollower1", "hi"],
+        &config,
+        &base,
+        &secret,
+    );
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("45015"),
+        "{refused:?}"
+    );
+    http(
+        "POST",
+        &format!("{base}/mock/interaction"),
+        Some(json!({"openid": "oFollower1", "kind": "message"})),
+    );
+    let out = wxoa(
+        &["send", "text", "oFollower1", "hi"],
+        &config,
+        &base,
+        &secret,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let outbox = http(
+        "GET",
+        &format!("{base}/mock/outbox?touser=oFollower1"),
+        None,
+    );
+    let messages = outbox["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 1, "{outbox}");
+    assert_eq!(messages[0]["kind"], "custom");
+    assert_eq!(messages[0]["text"], "hi");
+    // The command reused the token in the shared store: still one fetch.
+    let stats = http("GET", &format!("{base}/mock/stats"), None);
+    assert_eq!(stats["token_fetches"]["issued"], 1, "{stats}");
+
+    // Strict like the platform: another secret is refused with 40125.
+    let out = wxoa(
+        &["token", "--force"],
+        &config,
+        &base,
+        "0123456789abcdef0123456789abcdef",
+    );
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("40125"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_configured_secret_is_the_valid_one() {
+    let dir = TempDir::new("secret");
+    let config = config(&dir, "configuredsecret0000000000000000");
+    let (_mock, base, intro) = mock(&config);
+    assert!(!intro.contains("WXOA_ACCOUNT__SECRET="), "{intro}");
+    assert!(intro.contains("AppSecret: account.secret"), "{intro}");
+    let out = wxoa(
+        &["token"],
+        &config,
+        &base,
+        "configuredsecret0000000000000000",
+    );
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn mock_push_reaches_the_configs_server() {
+    let dir = TempDir::new("push");
+    let config = config(&dir, "");
+    let server = Proc::start(&["serve"], &config, false);
+    server.wait_for("wxoa serving");
+    let (_mock, base, intro) = mock(&config);
+    assert!(intro.contains("/wechat (safe mode"), "{intro}");
+    for mode in ["plain", "compat", "safe"] {
+        let delivery = http(
+            "POST",
+            &format!("{base}/mock/push"),
+            Some(json!({"text": "帮助", "mode": mode, "from": "oPusher"})),
+        );
+        assert_eq!(delivery["push"]["mode"], mode, "{delivery}");
+        assert_eq!(delivery["outcome"]["sees"], "reply", "{delivery}");
+        assert_eq!(
+            delivery["outcome"]["reply"]["content"], "可用命令：帮助",
+            "{delivery}"
+        );
+        assert_eq!(
+            delivery["outcome"]["encrypted"],
+            mode != "plain",
+            "{delivery}"
+        );
+    }
+    // The push counts as the follower's message: a 客服 message may follow.
+    let followers = http("GET", &format!("{base}/mock/followers"), None);
+    assert!(
+        followers["followers"].as_array().is_some_and(|f| f
+            .iter()
+            .any(|f| f["openid"] == "oPusher" && !f["last_message_at"].is_null())),
+        "{followers}\n{}",
+        server.output()
+    );
+}
