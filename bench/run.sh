@@ -50,7 +50,7 @@ BIN=$TARGET_DIR/release
 WXOA=${WXOA_BIN:-$BIN/wxoa}
 
 mkdir -p "$OUT"
-rm -f "$OUT"/wrk-*.txt "$OUT"/*.log "$OUT"/*.log.tail "$OUT"/pushes-*.txt
+rm -f "$OUT"/wrk-*.txt "$OUT"/*.log "$OUT"/*.log.tail "$OUT"/pushes-*.txt "$OUT"/wxoa-bench.db*
 
 # --- tools -------------------------------------------------------------------------------------
 if ! command -v wrk >/dev/null; then

@@ -409,6 +409,10 @@ pub(crate) enum Body {
     },
 }
 
+/// API calls made, by `endpoint` (the path) and `errcode` (`0`, a platform code, or
+/// `transport`).
+pub(crate) const API_CALLS: &str = "wxoa_api_calls_total";
+
 /// One API request, rebuilt into an HTTP request on each attempt.
 #[derive(Debug)]
 pub(crate) struct Req {
@@ -572,7 +576,16 @@ impl Inner {
             let attempt = self
                 .execute(req, token.as_ref().map(|t| t.value.as_str()))
                 .await;
-            let err = match attempt.and_then(&decode) {
+            let result = attempt.and_then(&decode);
+            let errcode = match &result {
+                Ok(_) => "0".to_owned(),
+                Err(e) => e
+                    .code()
+                    .map_or_else(|| "transport".to_owned(), |c| c.to_string()),
+            };
+            metrics::counter!(API_CALLS, "endpoint" => req.path.clone(), "errcode" => errcode)
+                .increment(1);
+            let err = match result {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };

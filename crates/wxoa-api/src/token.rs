@@ -33,6 +33,10 @@ pub const DAILY_FETCH_LIMIT: u64 = 2000;
 pub const FETCH_WARN_THRESHOLD: u64 = DAILY_FETCH_LIMIT * 8 / 10;
 /// A token with at least this many seconds left may stand in when a refresh fails.
 const FALLBACK_MIN_SECS: i64 = 30;
+/// Token (and ticket) fetches from the platform, by store `key`.
+pub(crate) const TOKEN_FETCHES: &str = "wxoa_token_fetches_total";
+/// Today's fetch count (Beijing date) as the shared store counts it, by `key`.
+pub(crate) const TOKEN_FETCHES_TODAY: &str = "wxoa_token_fetches_today";
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -360,7 +364,13 @@ impl Inner {
 
     async fn count_fetch(&self, key: &str, now: i64) {
         let day = beijing_date(now);
-        match self.store.count_fetch(key, &day).await {
+        metrics::counter!(TOKEN_FETCHES, "key" => key.to_owned()).increment(1);
+        let counted = self.store.count_fetch(key, &day).await;
+        if let Ok(n) = &counted {
+            #[allow(clippy::cast_precision_loss)] // a day's count is far below 2^52
+            metrics::gauge!(TOKEN_FETCHES_TODAY, "key" => key.to_owned()).set(*n as f64);
+        }
+        match counted {
             Ok(n) if n >= DAILY_FETCH_LIMIT => tracing::warn!(
                 key,
                 day,
