@@ -71,7 +71,7 @@ pub(crate) fn run(args: &MockArgs) -> anyhow::Result<ExitCode> {
         drop(out);
         tracing::info!(listen = %local, appid = %appid, callback = %callback, "wxoa mock serving");
         platform
-            .serve_with_shutdown(listener, shutdown_signal())
+            .serve_with_shutdown(listener, crate::commands::serve::shutdown_signal())
             .await
             .context("serving the mock")?;
         tracing::info!("mock stopped");
@@ -84,30 +84,6 @@ pub(crate) fn run(args: &MockArgs) -> anyhow::Result<ExitCode> {
 fn generated_secret(appid: &str) -> String {
     let digest = wxoa_proto::signature::sign(&["wxoa mock appsecret", appid]);
     digest.chars().take(32).collect()
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 pub(crate) mod cgi;
 mod check;
 mod rules;
-mod serve;
+pub(crate) mod serve;
 
 // --- Outbound API commands ---
 mod api;
