@@ -16,7 +16,7 @@ use crate::actions::{HttpClient, ServiceError, Services, SessionStore};
 use crate::app::Backends;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::delivery::Delivery;
+use crate::delivery::{Delivery, IndexedParking};
 
 /// Where dedup state lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,9 @@ pub enum BackendError {
     /// The API client cannot be built.
     #[error("building the API client from [api] and [account]: {0}")]
     Api(#[from] wxoa_api::ApiError),
+    /// Parked results cannot be read at start-up.
+    #[error("reading parked results from store.url: {0}")]
+    Parking(String),
     /// The HTTP client of scripts and webhooks cannot be built.
     #[error("building the HTTP client of scripts and webhooks: {0}")]
     Http(#[from] crate::actions::HttpError),
@@ -108,7 +111,22 @@ pub async fn connect(
         ),
         None => (
             Arc::new(store.sessions()),
-            Arc::new(store.parking()),
+            match scope {
+                // The one writer of parked results: index them in memory.
+                DedupScope::Process => {
+                    let parking = store.parking();
+                    let known = parking
+                        .parked_openids(&config.account.appid)
+                        .await
+                        .map_err(|e| BackendError::Parking(e.to_string()))?;
+                    let appid = config.account.appid.clone();
+                    Arc::new(IndexedParking::new(
+                        Arc::new(parking),
+                        known.into_iter().map(move |o| (appid.clone(), o)),
+                    )) as Arc<dyn ParkingBackend>
+                }
+                DedupScope::Store => Arc::new(store.parking()),
+            },
             Arc::new(store.token_store()),
             match scope {
                 DedupScope::Store => Some(Arc::new(store.dedup()) as Arc<dyn SharedDedup>),

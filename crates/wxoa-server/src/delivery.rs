@@ -76,6 +76,68 @@ impl ParkingBackend for MemoryParking {
     }
 }
 
+/// Parking with an in-process index of the followers who have parked results, so the common
+/// push (nobody parked anything for this follower) costs no store round trip. Only correct
+/// when this process is the store's one writer of parked results (`wxoa serve` without
+/// Redis); CGI processes and Redis deployments query the store every time.
+#[derive(Debug)]
+pub struct IndexedParking {
+    inner: Arc<dyn ParkingBackend>,
+    openids: Mutex<std::collections::HashSet<(String, String)>>,
+}
+
+impl IndexedParking {
+    /// Index over `inner`, starting with the `(appid, openid)` pairs it already holds.
+    #[must_use]
+    pub fn new(
+        inner: Arc<dyn ParkingBackend>,
+        parked: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        Self {
+            inner,
+            openids: Mutex::new(parked.into_iter().collect()),
+        }
+    }
+}
+
+#[async_trait]
+impl ParkingBackend for IndexedParking {
+    async fn park(
+        &self,
+        appid: &str,
+        openid: &str,
+        rule: &str,
+        answer_json: &str,
+        created_at: i64,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .park(appid, openid, rule, answer_json, created_at)
+            .await?;
+        self.openids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((appid.to_owned(), openid.to_owned()));
+        Ok(())
+    }
+
+    async fn take_parked(&self, appid: &str, openid: &str) -> Result<Vec<Parked>, StoreError> {
+        let key = (appid.to_owned(), openid.to_owned());
+        if !self
+            .openids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key)
+        {
+            return Ok(Vec::new());
+        }
+        self.inner.take_parked(appid, openid).await
+    }
+
+    async fn sweep_parked(&self) -> Result<u64, StoreError> {
+        self.inner.sweep_parked().await
+    }
+}
+
 /// The 客服消息 form of a passive reply, if it has one.
 #[must_use]
 pub fn custom_message(openid: &str, reply: &Reply) -> Option<CustomMessage> {
@@ -273,6 +335,31 @@ mod tests {
             .unwrap();
         clock.set(1_000_000 + 49 * 3600);
         assert!(parking.take_parked("a", "o").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_index_skips_followers_without_parked_results_and_sees_earlier_ones() {
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(1_000_000));
+        let inner = Arc::new(MemoryParking::new(Arc::clone(&clock)));
+        // Parked before this process started: known from the start-up index.
+        inner
+            .park("a", "old", "r", "{\"text\":\"x\"}", 1_000_000)
+            .await
+            .unwrap();
+        let indexed = IndexedParking::new(inner.clone(), [("a".to_owned(), "old".to_owned())]);
+        assert_eq!(indexed.take_parked("a", "old").await.unwrap().len(), 1);
+        indexed
+            .park("a", "new", "r", "{\"text\":\"y\"}", 1_000_000)
+            .await
+            .unwrap();
+        // Something only the inner store holds is not looked up (the index is authoritative).
+        inner
+            .park("a", "other", "r", "{\"text\":\"z\"}", 1_000_000)
+            .await
+            .unwrap();
+        assert!(indexed.take_parked("a", "other").await.unwrap().is_empty());
+        assert_eq!(indexed.take_parked("a", "new").await.unwrap().len(), 1);
+        assert!(indexed.take_parked("a", "new").await.unwrap().is_empty());
     }
 
     #[test]

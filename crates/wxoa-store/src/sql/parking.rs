@@ -17,6 +17,7 @@ const TAKE: &str = "DELETE FROM parked WHERE appid = $1 AND openid = $2 \
      RETURNING id, rule, answer, created_at";
 
 const SWEEP: &str = "DELETE FROM parked WHERE created_at <= $1";
+const OPENIDS: &str = "SELECT DISTINCT openid FROM parked WHERE appid = $1";
 
 /// [`ParkingBackend`] in the SQL database: a `parked` row per result.
 ///
@@ -58,6 +59,20 @@ impl SqlParking {
 /// The key for messages.
 fn describe(appid: &str, openid: &str) -> String {
     format!("{appid}/{openid}")
+}
+
+impl SqlParking {
+    /// The followers of `appid` with parked results (to build an in-process index at start).
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub async fn parked_openids(&self, appid: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(OPENIDS).bind(appid).fetch_all(pool).await
+        })
+        .map_err(|e| op_error(&self.db, "parked_openids", appid, e))?;
+        Ok(rows.into_iter().map(|(openid,)| openid).collect())
+    }
 }
 
 #[async_trait]
