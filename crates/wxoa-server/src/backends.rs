@@ -88,6 +88,16 @@ pub struct Connected {
     pub api: Option<wxoa_api::Client>,
 }
 
+/// An API client builder set up from `[account]` and `[api]` (appid, secret, base URL, token
+/// endpoint, timeout); callers add their token store.
+#[must_use]
+pub fn api_client_builder(config: &Config) -> wxoa_api::ClientBuilder {
+    wxoa_api::Client::builder(config.account.appid.clone(), config.account.secret.clone())
+        .base_url(config.api.base_url.clone())
+        .stable_token(config.api.stable_token)
+        .timeout(Duration::from_millis(config.api.timeout_ms))
+}
+
 /// Connect everything `config` asks for.
 ///
 /// # Errors
@@ -139,10 +149,7 @@ pub async fn connect(
         None
     } else {
         Some(
-            wxoa_api::Client::builder(config.account.appid.clone(), config.account.secret.clone())
-                .base_url(config.api.base_url.clone())
-                .stable_token(config.api.stable_token)
-                .timeout(Duration::from_millis(config.api.timeout_ms))
+            api_client_builder(config)
                 .token_store(token_store)
                 .build()?,
         )

@@ -6,7 +6,6 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
@@ -44,10 +43,7 @@ impl Api {
                  set WXOA_ACCOUNT__SECRET to let this host fetch one"
             );
         }
-        let client = Client::builder(config.account.appid.clone(), config.account.secret.clone())
-            .base_url(config.api.base_url.clone())
-            .stable_token(config.api.stable_token)
-            .timeout(Duration::from_millis(config.api.timeout_ms))
+        let client = wxoa_server::backends::api_client_builder(config)
             .token_store(store)
             .build()
             .context("building the API client from [api] and [account]")?;

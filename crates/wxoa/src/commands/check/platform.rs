@@ -3,10 +3,10 @@
 //! from this host's IP address.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use secrecy::ExposeSecret as _;
-use wxoa_api::{ApiError, Client, TokenStore};
+use wxoa_api::{ApiError, TokenStore};
 use wxoa_server::Config;
 
 use super::net::{Failure, classify};
@@ -150,11 +150,7 @@ pub(crate) async fn access_token(config: &Config, store: Option<Arc<dyn TokenSto
     } else {
         "GET /cgi-bin/token"
     };
-    let mut builder = Client::builder(config.account.appid.clone(), config.account.secret.clone())
-        .base_url(config.api.base_url.clone())
-        .stable_token(config.api.stable_token)
-        .timeout(Duration::from_millis(config.api.timeout_ms))
-        .busy_retries(0);
+    let mut builder = wxoa_server::backends::api_client_builder(config).busy_retries(0);
     if !config.api.stable_token
         && let Some(store) = store
     {
@@ -243,7 +239,7 @@ mod tests {
     use super::*;
 
     fn at(unix: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(unix)
+        UNIX_EPOCH + std::time::Duration::from_secs(unix)
     }
 
     const DATE: &str = "Tue, 14 Nov 2023 22:13:20 GMT"; // 1_700_000_000
