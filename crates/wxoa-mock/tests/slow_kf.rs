@@ -80,11 +80,11 @@ async fn kf_policy_delivers_a_7_second_answer_through_the_outbox() {
     let app = Arc::new(App::with_backends(&config, clock, backends));
 
     let ts = now.to_string();
-    let query: PushQuery = serde_urlencoded::from_str(&format!(
+    let query = format!(
         "signature={}&timestamp={ts}&nonce=1",
         wxoa_proto::signature::sign(&[TOKEN, &ts, "1"])
-    ))
-    .unwrap();
+    );
+    let query = PushQuery::parse(&query).unwrap();
     let body = format!(
         "<xml><ToUserName><![CDATA[gh_kf]]></ToUserName><FromUserName><![CDATA[oKfUser]]></FromUserName><CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[问]]></Content><MsgId>42</MsgId></xml>"
     );

@@ -13,20 +13,39 @@ use subtle::ConstantTimeEq;
 /// Length of a SHA-1 digest in hex characters.
 const HEX_LEN: usize = 40;
 
+/// The most parts a signature covers (`token, timestamp, nonce, Encrypt`); longer lists are
+/// sorted on the heap.
+const INLINE_PARTS: usize = 4;
+
+/// SHA-1 of the byte-wise sorted, concatenated `parts`, without allocating for up to four parts.
+fn digest(parts: &[&str]) -> [u8; 20] {
+    let mut hasher = Sha1::new();
+    if parts.len() <= INLINE_PARTS {
+        let mut sorted = [""; INLINE_PARTS];
+        let sorted = &mut sorted[..parts.len()];
+        sorted.copy_from_slice(parts);
+        // `str`'s `Ord` is byte-wise lexicographic, which is what every implementation uses.
+        sorted.sort_unstable();
+        for part in sorted.iter() {
+            hasher.update(part.as_bytes());
+        }
+    } else {
+        let mut sorted: Vec<&str> = parts.to_vec();
+        sorted.sort_unstable();
+        for part in sorted {
+            hasher.update(part.as_bytes());
+        }
+    }
+    hasher.finalize().into()
+}
+
 /// Lower-hex SHA-1 of the byte-wise sorted, concatenated `parts`
 /// (`token, timestamp, nonce[, encrypt]` in any order).
 ///
 /// The sort is plain lexicographic byte order, not numeric: `"1714037059" < "486452656" < "AAAAA"`.
 #[must_use]
 pub fn sign(parts: &[&str]) -> String {
-    let mut sorted: Vec<&str> = parts.to_vec();
-    // `str`'s `Ord` is byte-wise lexicographic, which is what every implementation uses.
-    sorted.sort_unstable();
-    let mut hasher = Sha1::new();
-    for part in sorted {
-        hasher.update(part.as_bytes());
-    }
-    hex::encode(hasher.finalize())
+    hex::encode(digest(parts))
 }
 
 /// Whether `expected` is the signature of `parts`, compared in constant time.
@@ -34,12 +53,11 @@ pub fn sign(parts: &[&str]) -> String {
 /// Upper- and lower-case hex are both accepted; anything that is not 40 hex characters is `false`.
 #[must_use]
 pub fn verify(parts: &[&str], expected: &str) -> bool {
-    if expected.len() != HEX_LEN || !expected.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let mut wanted = [0u8; 20];
+    if expected.len() != HEX_LEN || hex::decode_to_slice(expected, &mut wanted).is_err() {
         return false;
     }
-    let expected = expected.to_ascii_lowercase();
-    let computed = sign(parts);
-    computed.as_bytes().ct_eq(expected.as_bytes()).into()
+    digest(parts).ct_eq(&wanted).into()
 }
 
 #[cfg(test)]

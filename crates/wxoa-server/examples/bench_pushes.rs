@@ -18,8 +18,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use wxoa_proto::signature::sign;
 use wxoa_server::Config;
+
+#[path = "../benches/common/pushes.rs"]
+mod pushes;
 
 /// How the pushes are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,34 +115,20 @@ fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| format!("system clock before 1970: {e}"))?
         .as_secs();
     let timestamp = now.to_string();
-    let to_user = "gh_wxoabench";
     let path = &config.server.path;
     let file = File::create(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     for i in 0..args.count {
-        let msg_id = args.first_id + i;
-        // A different sender every 1000 messages, like a real audience.
-        let from_user = format!("oBenchUser{:06}", i / 1000);
-        let nonce = (msg_id % 1_000_000_000).to_string();
-        let xml = format!(
-            "<xml><ToUserName><![CDATA[{to_user}]]></ToUserName><FromUserName><![CDATA[{from_user}]]></FromUserName><CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{}]]></Content><MsgId>{msg_id}</MsgId></xml>",
-            args.content
+        let (query, body) = pushes::push(
+            account,
+            crypt.is_some(),
+            args.first_id + i,
+            i,
+            &timestamp,
+            &args.content,
         );
-        let signature = sign(&[&account.token, &timestamp, &nonce]);
-        let line = match crypt {
-            None => format!(
-                "{path}?signature={signature}&timestamp={timestamp}&nonce={nonce}&openid={from_user}\t{xml}\n"
-            ),
-            Some(crypt) => {
-                let encrypt = crypt.encrypt(xml.as_bytes());
-                let msg_signature = sign(&[&account.token, &timestamp, &nonce, &encrypt]);
-                format!(
-                    "{path}?signature={signature}&timestamp={timestamp}&nonce={nonce}&openid={from_user}&encrypt_type=aes&msg_signature={msg_signature}\t<xml><ToUserName><![CDATA[{to_user}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>\n"
-                )
-            }
-        };
-        out.write_all(line.as_bytes())
+        writeln!(out, "{path}?{query}\t{body}")
             .map_err(|e| format!("writing {}: {e}", args.out.display()))?;
     }
     out.flush()

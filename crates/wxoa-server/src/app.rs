@@ -28,6 +28,7 @@ use crate::codec::{handled_from_json, handled_to_json};
 use crate::config::{AccountConfig, Config, ServerConfig};
 use crate::dedup::{Claim, Dedup, Waiter};
 use crate::delivery::{Delivery, MemoryParking};
+use crate::metrics::PushMetrics;
 use crate::push::{Checks, DecodedPush};
 use crate::rules::{OnSlow, Outcome, RuleSet};
 
@@ -163,6 +164,7 @@ pub struct App {
     holder: String,
     clock: Arc<dyn Clock>,
     rules_generation: tokio::sync::watch::Sender<u64>,
+    metrics: PushMetrics,
 }
 
 impl App {
@@ -180,12 +182,13 @@ impl App {
             account: config.account.clone(),
             server: config.server.clone(),
             rules: ArcSwap::new(Arc::clone(&config.rules)),
-            dedup: Dedup::new(DEDUP_WINDOW),
+            dedup: Dedup::with_max_keys(DEDUP_WINDOW, config.server.dedup_max_keys),
             work: Mutex::new(HashMap::new()),
             backends,
             holder: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
             clock,
             rules_generation: tokio::sync::watch::Sender::new(0),
+            metrics: PushMetrics::default(),
         }
     }
 
@@ -211,6 +214,11 @@ impl App {
     #[must_use]
     pub fn now(&self) -> i64 {
         self.clock.now_unix()
+    }
+
+    /// The per-push metrics.
+    pub(crate) fn push_metrics(&self) -> &PushMetrics {
+        &self.metrics
     }
 
     /// The checks a request is held to right now.
@@ -272,9 +280,8 @@ impl App {
     pub async fn answer(self: &Arc<Self>, push: &DecodedPush) -> (Arc<Handled>, Source) {
         let started = Instant::now();
         let (handled, source) = self.answer_once(push, started).await;
-        metrics::counter!(crate::metrics::DEDUP, "source" => source.as_str()).increment(1);
-        metrics::histogram!(crate::metrics::HANDLER_SECONDS, "source" => source.as_str())
-            .record(started.elapsed().as_secs_f64());
+        self.metrics
+            .handled(source, started.elapsed().as_secs_f64());
         (handled, source)
     }
 

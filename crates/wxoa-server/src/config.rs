@@ -73,6 +73,7 @@ struct RawServer {
     placeholder: String,
     timestamp_skew_secs: u64,
     max_body_bytes: usize,
+    dedup_max_keys: usize,
     public_url: String,
     admin_listen: String,
     tls_cert: String,
@@ -88,6 +89,7 @@ impl Default for RawServer {
             placeholder: "正在处理，请稍候…".to_owned(),
             timestamp_skew_secs: 300,
             max_body_bytes: 1024 * 1024,
+            dedup_max_keys: crate::dedup::DEFAULT_MAX_KEYS,
             public_url: String::new(),
             admin_listen: "127.0.0.1:9100".to_owned(),
             tls_cert: String::new(),
@@ -204,6 +206,8 @@ pub struct ServerConfig {
     pub timestamp_skew_secs: u64,
     /// Larger bodies are refused with 413.
     pub max_body_bytes: usize,
+    /// The most pushes the in-memory dedup table remembers (its memory bound).
+    pub dedup_max_keys: usize,
     /// The URL entered in 服务器配置, if known (used by diagnostics).
     pub public_url: Option<String>,
     /// Where health and metrics are served (never the public callback port).
@@ -380,6 +384,16 @@ impl Config {
                 format!("must be at least 1024, got {}", s.max_body_bytes),
             ));
         }
+        if s.dedup_max_keys < crate::dedup::MIN_MAX_KEYS {
+            return Err(invalid(
+                "server.dedup_max_keys",
+                format!(
+                    "must be at least {}, got {}",
+                    crate::dedup::MIN_MAX_KEYS,
+                    s.dedup_max_keys
+                ),
+            ));
+        }
         let public_url = non_empty(s.public_url);
         if let Some(url) = &public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -485,6 +499,7 @@ impl Config {
                 placeholder: s.placeholder,
                 timestamp_skew_secs: s.timestamp_skew_secs,
                 max_body_bytes: s.max_body_bytes,
+                dedup_max_keys: s.dedup_max_keys,
                 public_url,
                 admin_listen,
                 tls_cert,
@@ -607,6 +622,7 @@ token = "wxoatoken"
         assert_eq!(c.server.path, "/wechat");
         assert_eq!(c.server.reply_deadline_ms, 4500);
         assert_eq!(c.server.timestamp_skew_secs, 300);
+        assert_eq!(c.server.dedup_max_keys, crate::dedup::DEFAULT_MAX_KEYS);
         assert_eq!(c.server.max_body_bytes, 1_048_576);
         assert_eq!(c.api.base_url, "https://api.weixin.qq.com");
         assert!(c.api.stable_token);
@@ -650,6 +666,7 @@ token = "wxoatoken"
                 "[server]\nreply_deadline_ms = 5\n",
                 "server.reply_deadline_ms",
             ),
+            ("[server]\ndedup_max_keys = 10\n", "server.dedup_max_keys"),
             ("[store]\nurl = \"mysql://x\"\n", "store.url"),
             ("[store]\nredis_url = \"http://x\"\n", "store.redis_url"),
             ("[api]\nbase_url = \"ftp://x\"\n", "api.base_url"),

@@ -7,10 +7,17 @@
 //! (≥ 60 s) and are swept lazily, a shard at a time, so memory follows the request rate: a key
 //! costs a 32-byte table slot plus its answer, and an answer equal to one stored recently (a
 //! fixed reply) is shared, not copied.
+//!
+//! The table holds at most `max_keys` keys (`server.dedup_max_keys`), so memory stays bounded
+//! whatever the rate: when a shard is full, its oldest answers make room early (counted in
+//! `wxoa_dedup_evicted_total`, and logged with the window actually kept). At the default that
+//! happens only above ~3 300 new pushes a second, sustained for a minute; the platform's
+//! retries (within ~15 s) stay covered up to four times that.
 
 use std::collections::HashMap;
 use std::collections::hash_map::{Entry, RandomState};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,6 +28,14 @@ pub const MIN_WINDOW: Duration = Duration::from_secs(60);
 
 const SHARDS: usize = 16;
 
+/// The default bound on remembered keys: about 5 MB of table at most.
+pub const DEFAULT_MAX_KEYS: usize = 200_000;
+
+/// The smallest accepted bound (a shard must hold a few keys).
+pub const MIN_MAX_KEYS: usize = 1024;
+
+/// How often (seconds) an eviction is logged at most.
+const EVICTION_LOG_EVERY: u32 = 60;
 /// How often (as a fraction of the window) a shard drops its expired answers: the table holds
 /// at most `window × (1 + 1/SWEEPS_PER_WINDOW)` worth of keys.
 const SWEEPS_PER_WINDOW: u32 = 8;
@@ -203,6 +218,10 @@ struct Inner<T> {
     epoch: Instant,
     /// The SipHash keys of [`Key::of`], random per table.
     keys: RandomState,
+    /// The most keys a shard holds before its oldest answers are evicted.
+    shard_max_keys: usize,
+    /// When an eviction was last logged (`now()` seconds; `u32::MAX`: never).
+    evictions_logged_at: std::sync::atomic::AtomicU32,
 }
 
 impl<T> Inner<T> {
@@ -238,9 +257,18 @@ impl<T> Clone for Dedup<T> {
 }
 
 impl<T: Clone> Dedup<T> {
-    /// A table keeping answers for `window` (raised to [`MIN_WINDOW`] if shorter).
+    /// A table keeping answers for `window` (raised to [`MIN_WINDOW`] if shorter), holding at
+    /// most [`DEFAULT_MAX_KEYS`] keys.
     #[must_use]
     pub fn new(window: Duration) -> Self {
+        Self::with_max_keys(window, DEFAULT_MAX_KEYS)
+    }
+
+    /// A table keeping answers for `window` (raised to [`MIN_WINDOW`] if shorter), holding at
+    /// most `max_keys` keys (raised to [`MIN_MAX_KEYS`]); beyond that the oldest answers are
+    /// evicted before their window ends. Keys still being handled are never evicted.
+    #[must_use]
+    pub fn with_max_keys(window: Duration, max_keys: usize) -> Self {
         let window = u32::try_from(window.max(MIN_WINDOW).as_secs()).unwrap_or(u32::MAX);
         Self {
             inner: Arc::new(Inner {
@@ -260,6 +288,8 @@ impl<T: Clone> Dedup<T> {
                 sweep_every: (window / SWEEPS_PER_WINDOW).max(1),
                 epoch: Instant::now(),
                 keys: RandomState::new(),
+                shard_max_keys: max_keys.max(MIN_MAX_KEYS).div_ceil(SHARDS),
+                evictions_logged_at: std::sync::atomic::AtomicU32::new(u32::MAX),
             }),
         }
     }
@@ -289,6 +319,9 @@ impl<T: Clone> Dedup<T> {
             Entry::Vacant(entry) => {
                 entry.insert(Slot::Pending(None));
             }
+        }
+        if shard.slots.len() > inner.shard_max_keys {
+            evict_oldest(&mut shard, inner, now);
         }
         Claim::First(Pending {
             dedup: Arc::clone(inner),
@@ -332,6 +365,43 @@ fn sweep<T>(shard: &mut Shard<T>, inner: &Inner<T>, now: u32) {
     let (len, capacity) = (shard.slots.len(), shard.slots.capacity());
     if capacity > 1024 && len < capacity / 4 {
         shard.slots.shrink_to(len * 2);
+    }
+}
+
+/// Make room in a full shard: drop the answers of the older half of the time it spans (all of
+/// them when they are all from this second). Pending keys stay.
+fn evict_oldest<T>(shard: &mut Shard<T>, inner: &Inner<T>, now: u32) {
+    let before = shard.slots.len();
+    let oldest = shard.oldest.min(now);
+    let cutoff = oldest + (now - oldest) / 2;
+    let mut kept_oldest = u32::MAX;
+    shard.slots.retain(|_, slot| match slot {
+        Slot::Pending(_) => true,
+        Slot::Done { at, .. } => {
+            let keep = *at > cutoff;
+            if keep {
+                kept_oldest = kept_oldest.min(*at);
+            }
+            keep
+        }
+    });
+    shard.oldest = kept_oldest;
+    let evicted = before - shard.slots.len();
+    if evicted == 0 {
+        return;
+    }
+    metrics::counter!(crate::metrics::DEDUP_EVICTED).increment(evicted as u64);
+    let logged = inner.evictions_logged_at.load(Ordering::Relaxed);
+    if logged == u32::MAX || now.saturating_sub(logged) >= EVICTION_LOG_EVERY {
+        inner.evictions_logged_at.store(now, Ordering::Relaxed);
+        tracing::warn!(
+            max_keys = inner.shard_max_keys * SHARDS,
+            kept_secs = now - cutoff,
+            window_secs = inner.window,
+            "dedup table full: answers are kept for only ~{}s instead of {}s; raise server.dedup_max_keys (about 40 bytes a key) or add instances",
+            now - cutoff,
+            inner.window
+        );
     }
 }
 
@@ -623,6 +693,59 @@ mod tests {
             "capacity {} after the sweep, {before} before",
             capacity(&d)
         );
+    }
+
+    #[test]
+    fn a_full_table_evicts_its_oldest_answers_and_keeps_pending_keys() {
+        let mut d: Dedup<u8> = Dedup::with_max_keys(MIN_WINDOW, MIN_MAX_KEYS);
+        advance(&mut d, 1000);
+        let per_shard = d.inner.shard_max_keys;
+        assert_eq!(per_shard, MIN_MAX_KEYS / SHARDS);
+        let old = keys_in_shard(&d, 2, "old", per_shard / 2);
+        let new = keys_in_shard(&d, 2, "new", per_shard / 2);
+        let slow = keys_in_shard(&d, 2, "slow", 1).remove(0);
+        let Claim::First(pending) = d.claim(&slow) else {
+            panic!("expected First")
+        };
+        for key in &old {
+            let Claim::First(p) = d.claim(key) else {
+                panic!("expected First")
+            };
+            p.complete(1);
+        }
+        // The old answers are 40 s old (well inside the window) when the shard fills up.
+        age(&d, 40);
+        for key in &new {
+            let Claim::First(p) = d.claim(key) else {
+                panic!("expected First")
+            };
+            p.complete(2);
+        }
+        assert!(d.len() <= per_shard + 1, "{} keys", d.len());
+        assert!(
+            matches!(d.claim(&new[new.len() - 1]), Claim::Cached(2)),
+            "the newest answers stay"
+        );
+        assert!(
+            matches!(d.claim(&old[0]), Claim::First(_)),
+            "the oldest answers made room"
+        );
+        assert!(
+            matches!(d.claim(&slow), Claim::InFlight(_)),
+            "a key in flight is never evicted"
+        );
+        pending.complete(3);
+        // Other shards are untouched by one shard's eviction.
+        let elsewhere = keys_in_shard(&d, 9, "elsewhere", 1).remove(0);
+        answer_u8(&d, &elsewhere, 4);
+        assert!(matches!(d.claim(&elsewhere), Claim::Cached(4)));
+    }
+
+    fn answer_u8(d: &Dedup<u8>, key: &str, value: u8) {
+        let Claim::First(p) = d.claim(key) else {
+            panic!("expected First for {key}")
+        };
+        p.complete(value);
     }
 
     /// `n` keys starting with `prefix` that land in shard `shard` of `d`.

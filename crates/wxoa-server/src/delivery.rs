@@ -74,6 +74,12 @@ impl ParkingBackend for MemoryParking {
     async fn sweep_parked(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
+
+    fn may_have_parked(&self, appid: &str, openid: &str) -> bool {
+        let parked = self.parked.lock().unwrap_or_else(PoisonError::into_inner);
+        // The common case, nothing parked at all, costs no key allocation.
+        !parked.is_empty() && parked.contains_key(&(appid.to_owned(), openid.to_owned()))
+    }
 }
 
 /// Parking with an in-process index of the followers who have parked results, so the common
@@ -135,6 +141,12 @@ impl ParkingBackend for IndexedParking {
 
     async fn sweep_parked(&self) -> Result<u64, StoreError> {
         self.inner.sweep_parked().await
+    }
+
+    fn may_have_parked(&self, appid: &str, openid: &str) -> bool {
+        let openids = self.openids.lock().unwrap_or_else(PoisonError::into_inner);
+        // The common case, nothing parked at all, costs no key allocation.
+        !openids.is_empty() && openids.contains(&(appid.to_owned(), openid.to_owned()))
     }
 }
 
@@ -266,6 +278,9 @@ impl Delivery {
 
     /// Take the results parked for `openid` (oldest first), dropping undecodable ones.
     pub async fn take_parked(&self, openid: &str) -> Vec<(String, Reply)> {
+        if !self.parking.may_have_parked(&self.appid, openid) {
+            return Vec::new();
+        }
         match self.parking.take_parked(&self.appid, openid).await {
             Ok(parked) => parked
                 .into_iter()

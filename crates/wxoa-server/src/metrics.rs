@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::app::App;
@@ -23,6 +24,8 @@ pub const REFUSED: &str = "wxoa_refused_total";
 pub const HANDLER_SECONDS: &str = "wxoa_handler_seconds";
 /// Answers by dedup `source`: fresh, coalesced (waited for the attempt in flight), cached.
 pub const DEDUP: &str = "wxoa_dedup_total";
+/// Answers dropped from the in-memory dedup table before their window ended (it was full).
+pub const DEDUP_EVICTED: &str = "wxoa_dedup_evicted_total";
 /// Handler failures answered with `success`, by `kind` (render, panic, action).
 pub const HANDLER_FAILURES: &str = "wxoa_handler_failures_total";
 /// Outcomes of the slow-handler policy, by `policy` and `outcome`.
@@ -90,5 +93,108 @@ async fn render(State(state): State<AdminState>) -> impl IntoResponse {
         )
             .into_response(),
         None => (StatusCode::NOT_FOUND, "metrics recorder not installed\n").into_response(),
+    }
+}
+
+/// `msg_type` label values of [`PUSHES`]: the known types by name, anything else `other`.
+const MSG_TYPES: [&str; 10] = [
+    "text",
+    "image",
+    "voice",
+    "video",
+    "shortvideo",
+    "location",
+    "link",
+    "miniprogrampage",
+    "event",
+    "other",
+];
+
+/// `mode` label values of [`PUSHES`], in [`Mode`](crate::push::Mode) order.
+const MODES: [&str; 3] = ["plain", "compat", "safe"];
+
+/// `source` label values of [`DEDUP`] and [`HANDLER_SECONDS`], in
+/// [`Source`](crate::app::Source) order.
+const SOURCES: [&str; 4] = ["fresh", "coalesced", "cached", "deadline"];
+
+/// The `msg_type` label for a push: bounded cardinality, known types by name.
+#[must_use]
+pub fn msg_type_label(msg_type: &str) -> &'static str {
+    MSG_TYPES[msg_type_index(msg_type)]
+}
+
+fn msg_type_index(msg_type: &str) -> usize {
+    MSG_TYPES[..MSG_TYPES.len() - 1]
+        .iter()
+        .position(|k| k.eq_ignore_ascii_case(msg_type))
+        .unwrap_or(MSG_TYPES.len() - 1)
+}
+
+/// The metrics every push records, resolved against the installed recorder once (on the first
+/// push) instead of looked up by name and labels on every request.
+#[derive(Debug, Default)]
+pub(crate) struct PushMetrics {
+    handles: OnceLock<Handles>,
+}
+
+#[derive(Debug)]
+struct Handles {
+    pushes: Vec<Counter>,
+    dedup: Vec<Counter>,
+    handler_seconds: Vec<Histogram>,
+}
+
+impl Handles {
+    fn resolve() -> Self {
+        let pushes = MODES
+            .iter()
+            .flat_map(|mode| {
+                MSG_TYPES.iter().map(move |msg_type| {
+                    metrics::counter!(PUSHES, "mode" => *mode, "msg_type" => *msg_type, "status" => "200")
+                })
+            })
+            .collect();
+        let dedup = SOURCES
+            .iter()
+            .map(|source| metrics::counter!(DEDUP, "source" => *source))
+            .collect();
+        let handler_seconds = SOURCES
+            .iter()
+            .map(|source| metrics::histogram!(HANDLER_SECONDS, "source" => *source))
+            .collect();
+        Self {
+            pushes,
+            dedup,
+            handler_seconds,
+        }
+    }
+}
+
+impl PushMetrics {
+    fn handles(&self) -> &Handles {
+        self.handles.get_or_init(Handles::resolve)
+    }
+
+    /// One push answered with 200.
+    pub(crate) fn answered(&self, mode: crate::push::Mode, msg_type: &str) {
+        let mode = match mode {
+            crate::push::Mode::Plain => 0,
+            crate::push::Mode::Compat => 1,
+            crate::push::Mode::Safe => 2,
+        };
+        self.handles().pushes[mode * MSG_TYPES.len() + msg_type_index(msg_type)].increment(1);
+    }
+
+    /// How an answer was obtained, and how long it took.
+    pub(crate) fn handled(&self, source: crate::app::Source, seconds: f64) {
+        let index = match source {
+            crate::app::Source::Fresh => 0,
+            crate::app::Source::Coalesced => 1,
+            crate::app::Source::Cached => 2,
+            crate::app::Source::Deadline => 3,
+        };
+        let handles = self.handles();
+        handles.dedup[index].increment(1);
+        handles.handler_seconds[index].record(seconds);
     }
 }

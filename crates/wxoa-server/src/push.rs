@@ -2,7 +2,8 @@
 //! and `cgi`): query parameters, signature and replay checks, mode detection, decryption,
 //! parsing, and the (possibly encrypted) reply body.
 
-use serde::Deserialize;
+use std::borrow::Cow;
+
 use wxoa_proto::envelope::encrypted_reply;
 use wxoa_proto::message::Inbound;
 use wxoa_proto::reply::Reply;
@@ -13,23 +14,67 @@ use crate::config::AccountConfig;
 use crate::error::EdgeError;
 
 /// The query string of a verification or push request. Every field is optional here; the
-/// checks say which one is missing.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct PushQuery {
+/// checks say which one is missing. Values borrow from the query string unless they were
+/// percent-encoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushQuery<'a> {
     /// sha1(token, timestamp, nonce).
-    pub signature: Option<String>,
+    pub signature: Option<Cow<'a, str>>,
     /// Unix seconds, as text.
-    pub timestamp: Option<String>,
+    pub timestamp: Option<Cow<'a, str>>,
     /// A random decimal string.
-    pub nonce: Option<String>,
+    pub nonce: Option<Cow<'a, str>>,
     /// The verification challenge (GET only).
-    pub echostr: Option<String>,
+    pub echostr: Option<Cow<'a, str>>,
     /// The sender (informational; the body's FromUserName is authoritative).
-    pub openid: Option<String>,
+    pub openid: Option<Cow<'a, str>>,
     /// `aes` for 兼容/安全 mode, absent or `raw` for 明文.
-    pub encrypt_type: Option<String>,
+    pub encrypt_type: Option<Cow<'a, str>>,
     /// sha1(token, timestamp, nonce, Encrypt) for encrypted pushes.
-    pub msg_signature: Option<String>,
+    pub msg_signature: Option<Cow<'a, str>>,
+}
+
+impl<'a> PushQuery<'a> {
+    /// Read a raw query string (without the `?`), `application/x-www-form-urlencoded`.
+    /// Unknown parameters are ignored.
+    ///
+    /// # Errors
+    /// A parameter the checks use appears twice (which value was signed is ambiguous).
+    pub fn parse(query: &'a str) -> Result<Self, EdgeError> {
+        let mut parsed = Self::default();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = decode_pair(pair);
+            let (field, name) = match name.as_ref() {
+                "signature" => (&mut parsed.signature, "signature"),
+                "timestamp" => (&mut parsed.timestamp, "timestamp"),
+                "nonce" => (&mut parsed.nonce, "nonce"),
+                "echostr" => (&mut parsed.echostr, "echostr"),
+                "openid" => (&mut parsed.openid, "openid"),
+                "encrypt_type" => (&mut parsed.encrypt_type, "encrypt_type"),
+                "msg_signature" => (&mut parsed.msg_signature, "msg_signature"),
+                _ => continue,
+            };
+            if field.is_some() {
+                return Err(EdgeError::Malformed(format!(
+                    "query string does not parse: parameter {name} appears more than once"
+                )));
+            }
+            *field = Some(value);
+        }
+        Ok(parsed)
+    }
+}
+
+/// One `name=value` pair, `application/x-www-form-urlencoded`: borrowed as is when nothing is
+/// escaped (the platform's parameters are plain), decoded otherwise.
+fn decode_pair(pair: &str) -> (Cow<'_, str>, Cow<'_, str>) {
+    if !pair.bytes().any(|b| b == b'%' || b == b'+') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        return (Cow::Borrowed(name), Cow::Borrowed(value));
+    }
+    form_urlencoded::parse(pair.as_bytes())
+        .next()
+        .unwrap_or((Cow::Borrowed(""), Cow::Borrowed("")))
 }
 
 /// How a push arrived.
@@ -83,9 +128,9 @@ pub struct DecodedPush {
     pub nonce: String,
 }
 
-fn required<'a>(value: Option<&'a String>, name: &'static str) -> Result<&'a str, EdgeError> {
+fn required<'a>(value: Option<&'a Cow<'_, str>>, name: &'static str) -> Result<&'a str, EdgeError> {
     match value {
-        Some(v) if !v.is_empty() => Ok(v),
+        Some(v) if !v.is_empty() => Ok(v.as_ref()),
         _ => Err(EdgeError::MissingParam(name)),
     }
 }
@@ -93,7 +138,7 @@ fn required<'a>(value: Option<&'a String>, name: &'static str) -> Result<&'a str
 /// Check `signature` and the replay window; returns (timestamp, nonce).
 fn check_signature<'q>(
     account: &AccountConfig,
-    query: &'q PushQuery,
+    query: &'q PushQuery<'_>,
     checks: &Checks,
 ) -> Result<(&'q str, &'q str), EdgeError> {
     let sig = required(query.signature.as_ref(), "signature")?;
@@ -117,7 +162,7 @@ fn check_signature<'q>(
 /// Missing parameters, a bad signature or a stale timestamp.
 pub fn verify_url<'q>(
     account: &AccountConfig,
-    query: &'q PushQuery,
+    query: &'q PushQuery<'_>,
     checks: &Checks,
 ) -> Result<&'q str, EdgeError> {
     check_signature(account, query, checks)?;
@@ -133,7 +178,7 @@ pub fn verify_url<'q>(
 /// An [`EdgeError`] saying exactly what is wrong (and, where it can tell, which setting).
 pub fn decode_push(
     account: &AccountConfig,
-    query: &PushQuery,
+    query: &PushQuery<'_>,
     body: &[u8],
     checks: &Checks,
 ) -> Result<DecodedPush, EdgeError> {
@@ -210,5 +255,45 @@ pub fn encode_reply(
             encrypted_reply(&account.token, crypt, &xml, &now.to_string(), &push.nonce)
         }
         _ => xml,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_parameters_borrow_from_the_query() {
+        let q = PushQuery::parse(
+            "signature=abc&timestamp=1700000000&nonce=42&openid=oU&encrypt_type=aes&msg_signature=def&x=1",
+        )
+        .unwrap();
+        assert!(matches!(q.signature, Some(Cow::Borrowed("abc"))));
+        assert_eq!(q.timestamp.as_deref(), Some("1700000000"));
+        assert_eq!(q.nonce.as_deref(), Some("42"));
+        assert_eq!(q.openid.as_deref(), Some("oU"));
+        assert_eq!(q.encrypt_type.as_deref(), Some("aes"));
+        assert_eq!(q.msg_signature.as_deref(), Some("def"));
+        assert_eq!(q.echostr, None);
+    }
+
+    #[test]
+    fn escaped_parameters_are_decoded() {
+        let q = PushQuery::parse("echostr=a%2Bb+c%E4%B8%AD&sig%6Eature=s&&nonce").unwrap();
+        assert_eq!(q.echostr.as_deref(), Some("a+b c中"));
+        assert_eq!(q.signature.as_deref(), Some("s"));
+        assert_eq!(q.nonce.as_deref(), Some(""));
+        assert_eq!(PushQuery::parse("").unwrap(), PushQuery::default());
+    }
+
+    #[test]
+    fn a_repeated_parameter_is_refused_with_its_name() {
+        let err = PushQuery::parse("signature=a&timestamp=1&signature=b").unwrap_err();
+        assert!(
+            err.to_string().contains("signature appears more than once"),
+            "{err}"
+        );
+        // Repeats of parameters nobody reads are ignored.
+        assert!(PushQuery::parse("x=1&x=2").is_ok());
     }
 }

@@ -55,11 +55,9 @@ impl From<EdgeError> for EdgeResponse {
 /// Answer one request to the callback URL.
 pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
     let started = Instant::now();
-    let query: PushQuery = match serde_urlencoded::from_str(request.query) {
+    let query = match PushQuery::parse(request.query) {
         Ok(q) => q,
-        Err(e) => {
-            return EdgeError::Malformed(format!("query string does not parse: {e}")).into();
-        }
+        Err(e) => return e.into(),
     };
     match request.method {
         "GET" => match push::verify_url(app.account(), &query, &app.checks()) {
@@ -70,11 +68,11 @@ pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
             Err(e) => e.into(),
         },
         "POST" => {
-            let decoded =
-                match push::decode_push(app.account(), &query, request.body, &app.checks()) {
-                    Ok(decoded) => decoded,
-                    Err(e) => return e.into(),
-                };
+            let checks = app.checks();
+            let decoded = match push::decode_push(app.account(), &query, request.body, &checks) {
+                Ok(decoded) => decoded,
+                Err(e) => return e.into(),
+            };
             let (handled, source) = app.answer(&decoded).await;
             let now = app.now();
             let body = push::encode_reply(app.account(), &decoded, handled.reply.as_ref(), now);
@@ -89,13 +87,8 @@ pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
                 latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
                 "push answered"
             );
-            metrics::counter!(
-                crate::metrics::PUSHES,
-                "mode" => decoded.mode.as_str(),
-                "msg_type" => metric_msg_type(&decoded.inbound.msg_type),
-                "status" => "200"
-            )
-            .increment(1);
+            app.push_metrics()
+                .answered(decoded.mode, &decoded.inbound.msg_type);
             EdgeResponse {
                 status: 200,
                 content_type: if handled.reply.is_some() { XML } else { TEXT },
@@ -107,24 +100,4 @@ pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
             EdgeResponse::text(405, "method not allowed: the callback takes GET and POST")
         }
     }
-}
-
-/// Bound the label's cardinality: known types by name, anything else as `other`.
-fn metric_msg_type(msg_type: &str) -> &'static str {
-    const KNOWN: &[&str] = &[
-        "text",
-        "image",
-        "voice",
-        "video",
-        "shortvideo",
-        "location",
-        "link",
-        "miniprogrampage",
-        "event",
-    ];
-    KNOWN
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(msg_type))
-        .copied()
-        .unwrap_or("other")
 }

@@ -46,7 +46,8 @@ fn app_with(hook: &str, on_slow: &str) -> Arc<App> {
 }
 
 fn push(app: &App, content: &str, msg_id: u64) -> DecodedPush {
-    let query: PushQuery = serde_urlencoded::from_str(&plain_query(NOW, "1")).unwrap();
+    let query = plain_query(NOW, "1");
+    let query = PushQuery::parse(&query).unwrap();
     decode_push(
         app.account(),
         &query,

@@ -134,7 +134,7 @@ impl Bot {
             "signature={}&timestamp={ts}&nonce={nonce}&openid={FOLLOWER}",
             sign(&[&token, &ts, &nonce])
         );
-        let query: PushQuery = serde_urlencoded::from_str(&query).unwrap();
+        let query = PushQuery::parse(&query).unwrap();
         let push = decode_push(
             self.app.account(),
             &query,

@@ -60,6 +60,16 @@ pub trait ParkingBackend: Send + Sync + Debug {
     ///
     /// The backend failed.
     async fn sweep_parked(&self) -> Result<u64, StoreError>;
+
+    /// Whether results may be parked for the follower: `false` only when the backend knows
+    /// there are none (an in-process index), so the caller can skip [`take_parked`]. The
+    /// default, for stores other processes also write, is `true`.
+    ///
+    /// [`take_parked`]: ParkingBackend::take_parked
+    fn may_have_parked(&self, appid: &str, openid: &str) -> bool {
+        let _ = (appid, openid);
+        true
+    }
 }
 
 /// Keeps the entries younger than `max_age` at `now` (Unix seconds) and sorts them oldest
