@@ -21,7 +21,7 @@ use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use cbc::cipher::array::Array;
-use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit};
 
 /// Length of an EncodingAESKey in characters.
 const ENCODING_AES_KEY_LEN: usize = 43;
@@ -199,6 +199,8 @@ pub enum CryptoError {
 pub struct MsgCrypt {
     key: AesKey,
     appid: String,
+    /// The key, expanded once: every push is decrypted and every reply encrypted with it.
+    cipher: Aes256,
 }
 
 impl fmt::Debug for MsgCrypt {
@@ -225,9 +227,11 @@ impl MsgCrypt {
     /// Build from an already decoded key.
     #[must_use]
     pub fn from_key(key: AesKey, appid: &str) -> Self {
+        let cipher = Aes256::new(&Array::from(*key.as_bytes()));
         Self {
             key,
             appid: appid.to_owned(),
+            cipher,
         }
     }
 
@@ -295,9 +299,8 @@ impl MsgCrypt {
         // `pad` is in 1..=32, so the cast cannot truncate.
         buf.resize(full_len + pad, pad as u8);
 
-        let key = Array::from(*self.key.as_bytes());
         let iv = Array::from(self.key.iv());
-        let mut enc = Aes256CbcEnc::new(&key, &iv);
+        let mut enc = Aes256CbcEnc::inner_iv_init(self.cipher.clone(), &iv);
         let (blocks, tail) = Array::slice_as_chunks_mut(&mut buf);
         debug_assert!(tail.is_empty(), "padded length is a multiple of 32");
         enc.encrypt_blocks(blocks);
@@ -312,9 +315,8 @@ impl MsgCrypt {
             return Err(CryptoError::CiphertextLength { len });
         }
 
-        let key = Array::from(*self.key.as_bytes());
         let iv = Array::from(self.key.iv());
-        let mut dec = Aes256CbcDec::new(&key, &iv);
+        let mut dec = Aes256CbcDec::inner_iv_init(self.cipher.clone(), &iv);
         let (blocks, tail) = Array::slice_as_chunks_mut(&mut buf);
         debug_assert!(tail.is_empty(), "length checked to be a multiple of 32");
         dec.decrypt_blocks(blocks);
@@ -360,6 +362,7 @@ fn unpad(plain: &[u8]) -> Result<usize, CryptoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cbc::cipher::KeyIvInit;
 
     const V1_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
     const V1_KEY_HEX: &str = "69b71d79f8218a39259a7a29aabb2dbafc31cb3d35db7e39ebbf3d0010831051";

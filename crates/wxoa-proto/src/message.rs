@@ -170,7 +170,9 @@ impl Inbound {
     /// `FromUserName`).
     pub fn from_element(root: Element) -> Result<Self, ParseError> {
         if root.name != "xml" {
-            return Err(ParseError::NotXmlRoot { found: root.name });
+            return Err(ParseError::NotXmlRoot {
+                found: root.name.into_owned(),
+            });
         }
         let to_user_name =
             ident(&root, "ToUserName").ok_or(ParseError::MissingField("ToUserName"))?;

@@ -165,7 +165,7 @@ fn element_to_json(el: &Element) -> Value {
                 other => panic!("item collided with {other}"),
             }
         } else {
-            let previous = map.insert(child.name.clone(), value);
+            let previous = map.insert(child.name.to_string(), value);
             assert!(previous.is_none(), "repeated <{}> in a reply", child.name);
         }
     }

@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, RawQuery, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -18,39 +16,51 @@ use crate::service::{self, EdgeRequest, EdgeResponse};
 /// The router serving the callback at `server.path`.
 pub fn router(app: Arc<App>) -> Router {
     let path = app.server().path.clone();
-    let limit = app.server().max_body_bytes;
     Router::new()
         .route(&path, get(callback).post(callback))
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
 
-async fn callback(
-    State(app): State<Arc<App>>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
+/// The callback: method, query and body (at most `server.max_body_bytes`, read here rather
+/// than through a body-limit layer, which would cost every request an extensions map).
+async fn callback(State(app): State<Arc<App>>, request: Request) -> Response {
+    let max = app.server().max_body_bytes;
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        return into_response(EdgeError::TooLarge { max }.into());
+    }
+    let body = match axum::body::to_bytes(body, max).await {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+        Err(e) if is_length_limit(&e) => return into_response(EdgeError::TooLarge { max }.into()),
+        Err(e) => {
             return into_response(
-                EdgeError::TooLarge {
-                    max: app.server().max_body_bytes,
-                }
-                .into(),
+                EdgeError::Malformed(format!("cannot read the request body: {e}")).into(),
             );
-        }
-        Err(rejection) => {
-            return into_response(EdgeError::Malformed(rejection.body_text()).into());
         }
     };
     let request = EdgeRequest {
-        method: method.as_str(),
-        query: query.as_deref().unwrap_or(""),
+        method: parts.method.as_str(),
+        query: parts.uri.query().unwrap_or(""),
         body: &body,
     };
     into_response(service::respond(&app, request).await)
+}
+
+/// Whether reading the body failed because it was over the limit.
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn into_response(r: EdgeResponse) -> Response {

@@ -42,8 +42,14 @@ impl<'a> PushQuery<'a> {
     /// A parameter the checks use appears twice (which value was signed is ambiguous).
     pub fn parse(query: &'a str) -> Result<Self, EdgeError> {
         let mut parsed = Self::default();
+        // The platform's parameters are never escaped: then nothing needs decoding.
+        let escaped = memchr::memchr2(b'%', b'+', query.as_bytes()).is_some();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = decode_pair(pair);
+            let (name, value) = if escaped {
+                decode_pair(pair)
+            } else {
+                split_pair(pair)
+            };
             let (field, name) = match name.as_ref() {
                 "signature" => (&mut parsed.signature, "signature"),
                 "timestamp" => (&mut parsed.timestamp, "timestamp"),
@@ -65,12 +71,17 @@ impl<'a> PushQuery<'a> {
     }
 }
 
-/// One `name=value` pair, `application/x-www-form-urlencoded`: borrowed as is when nothing is
-/// escaped (the platform's parameters are plain), decoded otherwise.
+/// One `name=value` pair with nothing escaped, borrowed.
+fn split_pair(pair: &str) -> (Cow<'_, str>, Cow<'_, str>) {
+    let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    (Cow::Borrowed(name), Cow::Borrowed(value))
+}
+
+/// One `name=value` pair, `application/x-www-form-urlencoded`: borrowed as is when nothing in
+/// it is escaped, decoded otherwise.
 fn decode_pair(pair: &str) -> (Cow<'_, str>, Cow<'_, str>) {
     if !pair.bytes().any(|b| b == b'%' || b == b'+') {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        return (Cow::Borrowed(name), Cow::Borrowed(value));
+        return split_pair(pair);
     }
     form_urlencoded::parse(pair.as_bytes())
         .next()

@@ -198,8 +198,35 @@ async fn oversized_body_is_413() {
     let app = app("");
     let uri = format!("/wechat?{}", plain_query(NOW, "1"));
     let big = format!("<xml><Content>{}</Content></xml>", "a".repeat(1_100_000));
-    let (status, _) = send(&app, "POST", &uri, &big).await;
+    let (status, body) = send(&app, "POST", &uri, &big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body.contains("1048576"), "{body}");
+}
+
+#[tokio::test]
+async fn oversized_body_is_413_whether_declared_or_streamed() {
+    let app = app("");
+    let uri = format!("/wechat?{}", plain_query(NOW, "1"));
+    // Declared too large: refused from the header, before the body is read.
+    let req = Request::builder()
+        .method("POST")
+        .uri(&uri)
+        .header("content-length", "2000000")
+        .body(Body::from("<xml/>"))
+        .unwrap();
+    let resp = router(app.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Streamed without a length: refused once the limit is passed.
+    let chunks = (0..40).map(|_| Ok::<_, std::io::Error>(vec![b'a'; 32 * 1024]));
+    let req = Request::builder()
+        .method("POST")
+        .uri(&uri)
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let resp = router(app.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&bytes).contains("1048576"));
 }
 
 #[tokio::test]

@@ -944,7 +944,7 @@ mod tests {
 
         let (safe, enc) = body(Mode::Safe, &xml, "gh_test", Some(&crypt)).unwrap();
         let root = wxoa_proto::xml::parse_document(safe.as_bytes(), Default::default()).unwrap();
-        let names: Vec<&str> = root.children.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> = root.children.iter().map(|c| c.name.as_ref()).collect();
         assert_eq!(names, ["ToUserName", "Encrypt"]);
         assert_eq!(crypt.decrypt(&enc.unwrap()).unwrap(), xml.as_bytes());
 

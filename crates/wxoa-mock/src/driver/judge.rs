@@ -509,7 +509,9 @@ pub(crate) fn judge(expect: &Expect<'_>, status: u16, body: &[u8]) -> Result<Ver
         reason: e.to_string(),
     })?;
     if root.name != "xml" {
-        return Err(Failure::NotXmlRoot { found: root.name });
+        return Err(Failure::NotXmlRoot {
+            found: root.name.into_owned(),
+        });
     }
     let (root, xml, encrypted) = if root.child("Encrypt").is_some() {
         if expect.mode == Mode::Plain {
@@ -577,7 +579,9 @@ fn open_envelope(expect: &Expect<'_>, envelope: &Element) -> Result<(Element, St
             reason: e.to_string(),
         })?;
     if inner.name != "xml" {
-        return Err(Failure::NotXmlRoot { found: inner.name });
+        return Err(Failure::NotXmlRoot {
+            found: inner.name.into_owned(),
+        });
     }
     Ok((inner, String::from_utf8_lossy(&plain).into_owned()))
 }

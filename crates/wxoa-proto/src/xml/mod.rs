@@ -48,8 +48,9 @@ impl Default for XmlLimits {
 /// child elements in document order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Element {
-    /// The tag name as written (qualified names keep their prefix).
-    pub name: String,
+    /// The tag name as written (qualified names keep their prefix). The field names of the
+    /// platform's pushes are shared static strings; others are allocated.
+    pub name: Cow<'static, str>,
     /// The character data directly inside this element, exactly as sent.
     pub text: String,
     /// Child elements in document order; repeated names appear repeatedly.
@@ -58,7 +59,7 @@ pub struct Element {
 
 /// An element with no name, text or children, used where an optional parent is missing.
 pub(crate) static EMPTY_ELEMENT: Element = Element {
-    name: String::new(),
+    name: Cow::Borrowed(""),
     text: String::new(),
     children: Vec::new(),
 };
@@ -170,19 +171,22 @@ pub fn strip_control_chars(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Whether `bytes` holds a forbidden control character. Every push body goes through this:
-/// it checks 32 bytes at a time without branching (so it vectorises) and only looks closer at a
-/// block with a byte below 0x20 (tab, LF and CR are that, and allowed).
+/// Whether `bytes` holds a forbidden control character. Every push body goes through this, so
+/// it tests 8 bytes at a time for any byte below 0x20 and only looks closer at a word that has
+/// one (tab, LF and CR are below 0x20 too, and allowed).
 fn has_forbidden_control(bytes: &[u8]) -> bool {
-    let mut blocks = bytes.chunks_exact(32);
-    for block in blocks.by_ref() {
-        if block.iter().fold(u8::MAX, |low, &b| low.min(b)) < 0x20
-            && block.iter().any(|&b| is_forbidden_control(b))
-        {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let (words, rest) = bytes.as_chunks::<8>();
+    for word in words {
+        let w = u64::from_ne_bytes(*word);
+        // Non-zero exactly when some byte of `w` is below 0x20 (the "hasless" bit trick).
+        let has_low_byte = w.wrapping_sub(ONES * 0x20) & !w & HIGH_BITS != 0;
+        if has_low_byte && word.iter().any(|&b| is_forbidden_control(b)) {
             return true;
         }
     }
-    blocks.remainder().iter().any(|&b| is_forbidden_control(b))
+    rest.iter().any(|&b| is_forbidden_control(b))
 }
 
 /// A C0 control character that XML 1.0 forbids (everything below 0x20 except tab, LF, CR).
@@ -209,7 +213,7 @@ struct Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
-    fn new(name: String) -> Self {
+    fn new(name: Cow<'static, str>) -> Self {
         Self {
             element: Element {
                 name,
@@ -360,16 +364,58 @@ fn parse_str(src: &str, max_depth: usize) -> Result<Element, XmlError> {
     root.ok_or(XmlError::Empty)
 }
 
-fn element_name(raw: &[u8]) -> Result<String, XmlError> {
+fn element_name(raw: &[u8]) -> Result<Cow<'static, str>, XmlError> {
     std::str::from_utf8(raw)
-        .map(str::to_owned)
+        .map(intern_name)
         .map_err(|_| malformed("element name is not UTF-8"))
+}
+
+/// The names pushes use most, shared instead of allocated for every element.
+const COMMON_NAMES: &[&str] = &[
+    "xml",
+    "ToUserName",
+    "FromUserName",
+    "CreateTime",
+    "MsgType",
+    "Content",
+    "MsgId",
+    "MsgDataId",
+    "Idx",
+    "Event",
+    "EventKey",
+    "Ticket",
+    "Encrypt",
+    "PicUrl",
+    "MediaId",
+    "Format",
+    "Recognition",
+    "MediaId16K",
+    "ThumbMediaId",
+    "Location_X",
+    "Location_Y",
+    "Scale",
+    "Label",
+    "Title",
+    "Description",
+    "Url",
+    "Latitude",
+    "Longitude",
+    "Precision",
+    "bizmsgmenuid",
+];
+
+/// `name` as a shared static string when it is a common one, else a copy.
+pub(crate) fn intern_name(name: &str) -> Cow<'static, str> {
+    match COMMON_NAMES.iter().find(|common| **common == name) {
+        Some(common) => Cow::Borrowed(common),
+        None => Cow::Owned(name.to_owned()),
+    }
 }
 
 fn open<'a>(
     stack: &mut Vec<Frame<'a>>,
     root: &Option<Element>,
-    name: String,
+    name: Cow<'static, str>,
     max_depth: usize,
 ) -> Result<(), XmlError> {
     if stack.len() >= max_depth {
@@ -508,8 +554,14 @@ mod tests {
                 let mut bytes = clean.clone().into_bytes();
                 bytes[at] = b'\t';
                 assert!(!has_forbidden_control(&bytes), "tab at {at} of {len}");
-                bytes[at] = 0x01;
-                assert!(has_forbidden_control(&bytes), "0x01 at {at} of {len}");
+                for b in 0..=255u8 {
+                    bytes[at] = b;
+                    assert_eq!(
+                        has_forbidden_control(&bytes),
+                        is_forbidden_control(b),
+                        "{b:#04x} at {at} of {len}"
+                    );
+                }
             }
         }
     }

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memmem};
 
-use super::{Element, Frame, close, is_xml_whitespace, open};
+use super::{Element, Frame, close, intern_name, is_xml_whitespace, open};
 
 /// Parse `src` if it only uses the common subset of XML; `None` when it uses anything else
 /// (a declaration, comments, attributes, entity references, empty-element tags, unusual names)
@@ -65,7 +65,7 @@ pub(super) fn parse_simple(src: &str, max_depth: usize) -> Option<Element> {
                 open(
                     &mut stack,
                     &root,
-                    src[pos + 1..pos + 1 + len].to_owned(),
+                    intern_name(&src[pos + 1..pos + 1 + len]),
                     max_depth,
                 )
                 .ok()?;

@@ -238,14 +238,14 @@ fn element_fields(element: &Element) -> Map<String, Value> {
         } else {
             Value::Object(element_fields(child))
         };
-        match obj.get_mut(&child.name) {
+        match obj.get_mut(child.name.as_ref()) {
             Some(Value::Array(items)) => items.push(value),
             Some(first) => {
                 let first = first.take();
-                obj.insert(child.name.clone(), Value::Array(vec![first, value]));
+                obj.insert(child.name.to_string(), Value::Array(vec![first, value]));
             }
             None => {
-                obj.insert(child.name.clone(), value);
+                obj.insert(child.name.to_string(), value);
             }
         }
     }

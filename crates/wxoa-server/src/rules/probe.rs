@@ -236,12 +236,12 @@ fn write_node(out: &mut String, node: &Node) {
 fn to_element(node: Node) -> Element {
     match node {
         Str(name, text) | Num(name, text) => Element {
-            name: name.to_owned(),
+            name: name.to_owned().into(),
             text,
             children: Vec::new(),
         },
         Nest(name, children) => Element {
-            name: name.to_owned(),
+            name: name.to_owned().into(),
             text: String::new(),
             children: children.into_iter().map(to_element).collect(),
         },
@@ -251,7 +251,7 @@ fn to_element(node: Node) -> Element {
 /// The same message built from the element tree directly.
 fn fallback(msg_type: &str, fields: Vec<Node>) -> Inbound {
     let root = Element {
-        name: "xml".to_owned(),
+        name: "xml".into(),
         text: String::new(),
         children: fields.into_iter().map(to_element).collect(),
     };

@@ -43,9 +43,10 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding server.admin_listen {admin_listen}"))?;
         if let Some(handle) = metrics.clone() {
-            // Histograms keep their samples until drained; drain them even when nobody scrapes.
+            // Histograms keep their samples until drained; drain them even when nobody scrapes,
+            // every second, so a busy second's samples are all that is ever held.
             tokio::spawn(async move {
-                let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
                 loop {
                     every.tick().await;
                     handle.run_upkeep();
