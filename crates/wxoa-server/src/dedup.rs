@@ -350,44 +350,39 @@ impl<T: Clone> Dedup<T> {
 
 /// Drop the expired answers of one shard, and give back the memory of a burst that has passed.
 fn sweep<T>(shard: &mut Shard<T>, inner: &Inner<T>, now: u32) {
-    let mut oldest = u32::MAX;
-    shard.slots.retain(|_, slot| match slot {
-        Slot::Pending(_) => true,
-        Slot::Done { at, .. } => {
-            let keep = !inner.expired(*at, now);
-            if keep {
-                oldest = oldest.min(*at);
-            }
-            keep
-        }
-    });
+    keep_answers(shard, |at| !inner.expired(at, now));
     shard.last_sweep = now;
-    shard.oldest = oldest;
     let (len, capacity) = (shard.slots.len(), shard.slots.capacity());
     if capacity > 1024 && len < capacity / 4 {
         shard.slots.shrink_to(len * 2);
     }
 }
 
-/// Make room in a full shard: drop the answers of the older half of the time it spans (all of
-/// them when they are all from this second). Pending keys stay.
-fn evict_oldest<T>(shard: &mut Shard<T>, inner: &Inner<T>, now: u32) {
+/// Keep the pending keys and the answers stamped `at` for which `keep(at)` holds; update the
+/// shard's oldest stamp. Returns how many answers went.
+fn keep_answers<T>(shard: &mut Shard<T>, keep: impl Fn(u32) -> bool) -> usize {
     let before = shard.slots.len();
-    let oldest = shard.oldest.min(now);
-    let cutoff = oldest + (now - oldest) / 2;
-    let mut kept_oldest = u32::MAX;
+    let mut oldest = u32::MAX;
     shard.slots.retain(|_, slot| match slot {
         Slot::Pending(_) => true,
         Slot::Done { at, .. } => {
-            let keep = *at > cutoff;
-            if keep {
-                kept_oldest = kept_oldest.min(*at);
+            let kept = keep(*at);
+            if kept {
+                oldest = oldest.min(*at);
             }
-            keep
+            kept
         }
     });
-    shard.oldest = kept_oldest;
-    let evicted = before - shard.slots.len();
+    shard.oldest = oldest;
+    before - shard.slots.len()
+}
+
+/// Make room in a full shard: drop the answers of the older half of the time it spans (all of
+/// them when they are all from this second). Pending keys stay.
+fn evict_oldest<T>(shard: &mut Shard<T>, inner: &Inner<T>, now: u32) {
+    let oldest = shard.oldest.min(now);
+    let cutoff = oldest + (now - oldest) / 2;
+    let evicted = keep_answers(shard, |at| at > cutoff);
     if evicted == 0 {
         return;
     }

@@ -14,7 +14,8 @@ use axum::routing::get;
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::app::App;
+use crate::app::{App, Source};
+use crate::push::Mode;
 
 /// Pushes answered, by `mode`, `msg_type` and `status` (HTTP status).
 pub const PUSHES: &str = "wxoa_pushes_total";
@@ -110,18 +111,14 @@ const MSG_TYPES: [&str; 10] = [
     "other",
 ];
 
-/// `mode` label values of [`PUSHES`], in [`Mode`](crate::push::Mode) order.
-const MODES: [&str; 3] = ["plain", "compat", "safe"];
-
-/// `source` label values of [`DEDUP`] and [`HANDLER_SECONDS`], in
-/// [`Source`](crate::app::Source) order.
-const SOURCES: [&str; 4] = ["fresh", "coalesced", "cached", "deadline"];
-
-/// The `msg_type` label for a push: bounded cardinality, known types by name.
-#[must_use]
-pub fn msg_type_label(msg_type: &str) -> &'static str {
-    MSG_TYPES[msg_type_index(msg_type)]
-}
+/// Every mode and every source, in declaration order (so `value as usize` indexes them).
+const MODES: [Mode; 3] = [Mode::Plain, Mode::Compat, Mode::Safe];
+const SOURCES: [Source; 4] = [
+    Source::Fresh,
+    Source::Coalesced,
+    Source::Cached,
+    Source::Deadline,
+];
 
 fn msg_type_index(msg_type: &str) -> usize {
     MSG_TYPES[..MSG_TYPES.len() - 1]
@@ -150,17 +147,17 @@ impl Handles {
             .iter()
             .flat_map(|mode| {
                 MSG_TYPES.iter().map(move |msg_type| {
-                    metrics::counter!(PUSHES, "mode" => *mode, "msg_type" => *msg_type, "status" => "200")
+                    metrics::counter!(PUSHES, "mode" => mode.as_str(), "msg_type" => *msg_type, "status" => "200")
                 })
             })
             .collect();
         let dedup = SOURCES
             .iter()
-            .map(|source| metrics::counter!(DEDUP, "source" => *source))
+            .map(|source| metrics::counter!(DEDUP, "source" => source.as_str()))
             .collect();
         let handler_seconds = SOURCES
             .iter()
-            .map(|source| metrics::histogram!(HANDLER_SECONDS, "source" => *source))
+            .map(|source| metrics::histogram!(HANDLER_SECONDS, "source" => source.as_str()))
             .collect();
         Self {
             pushes,
@@ -176,25 +173,15 @@ impl PushMetrics {
     }
 
     /// One push answered with 200.
-    pub(crate) fn answered(&self, mode: crate::push::Mode, msg_type: &str) {
-        let mode = match mode {
-            crate::push::Mode::Plain => 0,
-            crate::push::Mode::Compat => 1,
-            crate::push::Mode::Safe => 2,
-        };
-        self.handles().pushes[mode * MSG_TYPES.len() + msg_type_index(msg_type)].increment(1);
+    pub(crate) fn answered(&self, mode: Mode, msg_type: &str) {
+        self.handles().pushes[mode as usize * MSG_TYPES.len() + msg_type_index(msg_type)]
+            .increment(1);
     }
 
     /// How an answer was obtained, and how long it took.
-    pub(crate) fn handled(&self, source: crate::app::Source, seconds: f64) {
-        let index = match source {
-            crate::app::Source::Fresh => 0,
-            crate::app::Source::Coalesced => 1,
-            crate::app::Source::Cached => 2,
-            crate::app::Source::Deadline => 3,
-        };
+    pub(crate) fn handled(&self, source: Source, seconds: f64) {
         let handles = self.handles();
-        handles.dedup[index].increment(1);
-        handles.handler_seconds[index].record(seconds);
+        handles.dedup[source as usize].increment(1);
+        handles.handler_seconds[source as usize].record(seconds);
     }
 }
