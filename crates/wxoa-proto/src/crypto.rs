@@ -283,6 +283,16 @@ impl MsgCrypt {
     /// If `msg` is longer than `u32::MAX` bytes, which the frame's length field cannot express.
     #[must_use]
     pub fn encrypt_with_random(&self, msg: &[u8], random: &[u8; 16]) -> String {
+        let mut out = String::with_capacity(encrypted_len(msg.len(), self.appid.len()));
+        self.encrypt_into(msg, random, &mut out);
+        out
+    }
+
+    /// Encrypt `msg` with the given random prefix and append the base64 to `out`.
+    ///
+    /// # Panics
+    /// If `msg` is longer than `u32::MAX` bytes, which the frame's length field cannot express.
+    pub(crate) fn encrypt_into(&self, msg: &[u8], random: &[u8; 16], out: &mut String) {
         let declared = u32::try_from(msg.len()).unwrap_or_else(|_| {
             panic!(
                 "message of {} bytes exceeds the u32 frame length",
@@ -304,7 +314,12 @@ impl MsgCrypt {
         let (blocks, tail) = Array::slice_as_chunks_mut(&mut buf);
         debug_assert!(tail.is_empty(), "padded length is a multiple of 32");
         enc.encrypt_blocks(blocks);
-        STANDARD.encode(&buf)
+        STANDARD.encode_string(&buf, out);
+    }
+
+    /// The length of the base64 [`MsgCrypt::encrypt`] returns for a message of `msg_len` bytes.
+    pub(crate) fn encrypted_len_of(&self, msg_len: usize) -> usize {
+        encrypted_len(msg_len, self.appid.len())
     }
 
     /// Base64-decode, decrypt, unpad and split the frame into `(msg, appid)`.
@@ -341,6 +356,12 @@ impl MsgCrypt {
         buf.drain(..HEADER_LEN);
         Ok((buf, appid))
     }
+}
+
+/// Length of the base64 of a frame holding `msg_len` bytes of message and `appid_len` of appid.
+fn encrypted_len(msg_len: usize, appid_len: usize) -> usize {
+    let frame = HEADER_LEN + msg_len + appid_len;
+    (frame + pad_len(frame)).div_ceil(3) * 4
 }
 
 /// Number of PKCS#7 pad bytes (1..=32) appended to a frame of `len` bytes.

@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 
 use crate::crypto::MsgCrypt;
-use crate::signature::sign;
+use crate::signature::sign_hex;
 
 /// Encrypt `reply_xml` (16 CSPRNG random bytes) and wrap it in the signed envelope.
 ///
@@ -35,8 +35,7 @@ pub fn encrypted_reply(
     timestamp: &str,
     nonce: &str,
 ) -> String {
-    let encrypt = crypt.encrypt(reply_xml.as_bytes());
-    envelope(token, &encrypt, timestamp, nonce)
+    encrypted_reply_with_random(token, crypt, reply_xml, timestamp, nonce, &rand::random())
 }
 
 /// [`encrypted_reply`] with a fixed 16-byte random prefix (deterministic; for tests and vectors).
@@ -52,23 +51,44 @@ pub fn encrypted_reply_with_random(
     nonce: &str,
     random: &[u8; 16],
 ) -> String {
-    let encrypt = crypt.encrypt_with_random(reply_xml.as_bytes(), random);
-    envelope(token, &encrypt, timestamp, nonce)
+    let timestamp_text = escape_text(timestamp);
+    let nonce_text = cdata_body(nonce);
+    let mut out = String::with_capacity(
+        ENVELOPE_MARKUP_LEN
+            + crypt.encrypted_len_of(reply_xml.len())
+            + SIGNATURE_LEN
+            + timestamp_text.len()
+            + nonce_text.len(),
+    );
+    // The base64 goes straight into the envelope and is signed where it lies (base64 needs no
+    // escaping; neither does the hex signature).
+    out.push_str(ENVELOPE_OPEN);
+    let encrypt_start = out.len();
+    crypt.encrypt_into(reply_xml.as_bytes(), random, &mut out);
+    let signature = sign_hex(&[token, timestamp, nonce, &out[encrypt_start..]]);
+    out.push_str(ENCRYPT_CLOSE);
+    out.push_str(signature.as_str());
+    out.push_str(SIGNATURE_CLOSE);
+    out.push_str(&timestamp_text);
+    out.push_str(TIMESTAMP_CLOSE);
+    out.push_str(&nonce_text);
+    out.push_str(NONCE_CLOSE);
+    out
 }
 
-/// Sign and format the envelope around an already encrypted `Encrypt` value (base64, so it needs
-/// no escaping; neither does the hex signature).
-fn envelope(token: &str, encrypt: &str, timestamp: &str, nonce: &str) -> String {
-    let signature = sign(&[token, timestamp, nonce, encrypt]);
-    format!(
-        "<xml>\n<Encrypt><![CDATA[{encrypt}]]></Encrypt>\n\
-         <MsgSignature><![CDATA[{signature}]]></MsgSignature>\n\
-         <TimeStamp>{timestamp}</TimeStamp>\n\
-         <Nonce><![CDATA[{nonce}]]></Nonce>\n</xml>",
-        timestamp = escape_text(timestamp),
-        nonce = cdata_body(nonce),
-    )
-}
+/// The envelope's markup, in order around the four values.
+const ENVELOPE_OPEN: &str = "<xml>\n<Encrypt><![CDATA[";
+const ENCRYPT_CLOSE: &str = "]]></Encrypt>\n<MsgSignature><![CDATA[";
+const SIGNATURE_CLOSE: &str = "]]></MsgSignature>\n<TimeStamp>";
+const TIMESTAMP_CLOSE: &str = "</TimeStamp>\n<Nonce><![CDATA[";
+const NONCE_CLOSE: &str = "]]></Nonce>\n</xml>";
+const ENVELOPE_MARKUP_LEN: usize = ENVELOPE_OPEN.len()
+    + ENCRYPT_CLOSE.len()
+    + SIGNATURE_CLOSE.len()
+    + TIMESTAMP_CLOSE.len()
+    + NONCE_CLOSE.len();
+/// A SHA-1 signature in hex.
+const SIGNATURE_LEN: usize = 40;
 
 /// Content for `<![CDATA[..]]>` that parses back to `s`: each `]]>` is split across two sections.
 fn cdata_body(s: &str) -> Cow<'_, str> {
@@ -99,6 +119,7 @@ fn escape_text(s: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature::sign;
 
     const KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
     const APPID: &str = "wx49f0ab532d5d035a";
@@ -142,6 +163,20 @@ mod tests {
         let encrypt = between(&out, "<Encrypt><![CDATA[", "]]>");
         let sig = between(&out, "<MsgSignature><![CDATA[", "]]>");
         assert_eq!(sig, sign(&["t", "1<2&", "a]]>b", encrypt]));
+    }
+
+    #[test]
+    fn envelope_is_built_at_its_exact_length() {
+        let crypt = MsgCrypt::new(KEY, APPID).unwrap();
+        for len in [0, 1, 13, 31, 32, 33, 200, 1000] {
+            let xml = "x".repeat(len);
+            let out =
+                encrypted_reply_with_random("t", &crypt, &xml, "1411525903", "4610", &[7; 16]);
+            assert_eq!(out.len(), out.capacity(), "reply of {len} bytes");
+            let encrypt = between(&out, "<Encrypt><![CDATA[", "]]>");
+            assert_eq!(encrypt, crypt.encrypt_with_random(xml.as_bytes(), &[7; 16]));
+            assert_eq!(encrypt.len(), crypt.encrypted_len_of(len));
+        }
     }
 
     #[test]

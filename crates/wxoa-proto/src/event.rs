@@ -5,7 +5,7 @@
 //! [`Inbound::root`](crate::message::Inbound::root). Repeated elements (`PicList/item`,
 //! `SubscribeMsg*Event/List`, `ResultList/item`) are always a `Vec`, whether one or many arrive.
 
-use crate::message::{float, number, opt_string, string};
+use crate::message::{SHORT_NAME_MAX, float, lowercase_short, number, opt_string, string};
 use crate::xml::{EMPTY_ELEMENT, Element};
 
 /// An event push, typed by its `Event` name.
@@ -342,7 +342,8 @@ impl Event {
     pub(crate) fn from_root(root: &Element) -> Self {
         let name = root.child_text("Event").map(str::trim).unwrap_or("");
         let key = || string(root, "EventKey");
-        match name.to_ascii_lowercase().as_str() {
+        let mut lower = [0u8; SHORT_NAME_MAX];
+        match lowercase_short(name, &mut lower) {
             "subscribe" => Event::Subscribe {
                 event_key: opt_string(root, "EventKey"),
                 ticket: opt_string(root, "Ticket"),

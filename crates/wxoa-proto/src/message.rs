@@ -293,7 +293,8 @@ impl Message {
     /// Type the fields of `root` according to `msg_type` (matched case-insensitively).
     pub(crate) fn from_root(root: &Element, msg_type: &str) -> Self {
         let msg_id = || number(root, "MsgId");
-        match msg_type.to_ascii_lowercase().as_str() {
+        let mut lower = [0u8; SHORT_NAME_MAX];
+        match lowercase_short(msg_type, &mut lower) {
             "text" => Message::Text {
                 content: string(root, "Content"),
                 msg_id: msg_id(),
@@ -349,6 +350,21 @@ impl Message {
     }
 }
 
+/// The longest type or event name [`lowercase_short`] lower-cases (the known ones are ≤ 28 bytes).
+pub(crate) const SHORT_NAME_MAX: usize = 32;
+
+/// `name` lower-cased (ASCII) in `buf`, without allocating; `""` when it is longer than the
+/// buffer, which no known name is, so it then matches nothing known.
+pub(crate) fn lowercase_short<'b>(name: &str, buf: &'b mut [u8; SHORT_NAME_MAX]) -> &'b str {
+    let Some(out) = buf.get_mut(..name.len()) else {
+        return "";
+    };
+    out.copy_from_slice(name.as_bytes());
+    out.make_ascii_lowercase();
+    // ASCII lower-casing keeps UTF-8 valid.
+    std::str::from_utf8(out).unwrap_or("")
+}
+
 /// An identifier-like field (trimmed), `None` when missing or blank.
 pub(crate) fn ident(el: &Element, name: &str) -> Option<String> {
     el.child_text(name).map(|t| t.trim().to_owned())
@@ -381,6 +397,22 @@ mod tests {
 
     fn parse(s: &str) -> Result<Inbound, ParseError> {
         Inbound::parse(s.as_bytes(), XmlLimits::default())
+    }
+
+    #[test]
+    fn lowercase_short_lowers_ascii_and_refuses_long_names() {
+        let mut buf = [0u8; SHORT_NAME_MAX];
+        assert_eq!(lowercase_short("TeXt", &mut buf), "text");
+        assert_eq!(lowercase_short("", &mut buf), "");
+        assert_eq!(lowercase_short("Ünï", &mut buf), "Ünï");
+        assert_eq!(
+            lowercase_short(&"A".repeat(SHORT_NAME_MAX), &mut buf),
+            "a".repeat(SHORT_NAME_MAX)
+        );
+        assert_eq!(
+            lowercase_short(&"a".repeat(SHORT_NAME_MAX + 1), &mut buf),
+            ""
+        );
     }
 
     #[test]

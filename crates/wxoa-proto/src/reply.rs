@@ -4,8 +4,6 @@
 //! sections), control characters stripped, numbers bare, empty optional fields omitted.
 //! [`Reply::prepare`] checks what WeChat would silently reject or truncate before rendering.
 
-use std::fmt::Write as _;
-
 use crate::limits::{MAX_NEWS_ARTICLES, MAX_TEXT_REPLY_BYTES};
 use crate::xml::strip_control_chars;
 
@@ -152,8 +150,9 @@ impl Reply {
         out.push_str("<xml>");
         cdata_field(&mut out, "ToUserName", to_user);
         cdata_field(&mut out, "FromUserName", from_user);
-        // Writing to a String cannot fail.
-        let _ = write!(out, "<CreateTime>{create_time}</CreateTime>");
+        out.push_str("<CreateTime>");
+        out.push_str(itoa::Buffer::new().format(create_time));
+        out.push_str("</CreateTime>");
         cdata_field(&mut out, "MsgType", self.msg_type());
         match self {
             Reply::Text { content } => cdata_field(&mut out, "Content", content),
@@ -194,7 +193,9 @@ impl Reply {
                 out.push_str("</Music>");
             }
             Reply::News { articles } => {
-                let _ = write!(out, "<ArticleCount>{}</ArticleCount>", articles.len());
+                out.push_str("<ArticleCount>");
+                out.push_str(itoa::Buffer::new().format(articles.len()));
+                out.push_str("</ArticleCount>");
                 out.push_str("<Articles>");
                 for article in articles {
                     out.push_str("<item>");

@@ -17,6 +17,47 @@ const HEX_LEN: usize = 40;
 /// sorted on the heap.
 const INLINE_PARTS: usize = 4;
 
+/// Lower-case hex digits, by value.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Marks a byte that is not a hex digit in [`HEX_VALUES`] (its high bit is what is tested).
+const NOT_HEX: u8 = 0xff;
+
+/// The value of every byte as a hex digit (either case), or [`NOT_HEX`]. A table rather than
+/// branches: signatures are random, so a branch on "digit or letter" mispredicts half the time.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[HEX_DIGITS[i] as usize] = i as u8;
+        table[HEX_DIGITS[i].to_ascii_uppercase() as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// A signature as 40 lower-case hex characters, kept on the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignatureHex([u8; HEX_LEN]);
+
+impl SignatureHex {
+    fn of(digest: [u8; 20]) -> Self {
+        let mut hex = [0u8; HEX_LEN];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(digest) {
+            pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+            pair[1] = HEX_DIGITS[usize::from(byte & 0x0f)];
+        }
+        Self(hex)
+    }
+
+    /// The hex text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        // Every byte is one of `HEX_DIGITS`, so this never falls back.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// SHA-1 of the byte-wise sorted, concatenated `parts`, without allocating for up to four parts.
 fn digest(parts: &[&str]) -> [u8; 20] {
     let mut hasher = Sha1::new();
@@ -45,7 +86,30 @@ fn digest(parts: &[&str]) -> [u8; 20] {
 /// The sort is plain lexicographic byte order, not numeric: `"1714037059" < "486452656" < "AAAAA"`.
 #[must_use]
 pub fn sign(parts: &[&str]) -> String {
-    hex::encode(digest(parts))
+    sign_hex(parts).as_str().to_owned()
+}
+
+/// [`sign`] without allocating: the hex text on the stack.
+#[must_use]
+pub fn sign_hex(parts: &[&str]) -> SignatureHex {
+    SignatureHex::of(digest(parts))
+}
+
+/// The 20 bytes `expected` spells in hex (either case), or `None` when it is not 40 hex digits.
+fn decode_hex(expected: &str) -> Option<[u8; 20]> {
+    let bytes = expected.as_bytes();
+    if bytes.len() != HEX_LEN {
+        return None;
+    }
+    let mut decoded = [0u8; 20];
+    let mut not_hex = 0u8;
+    for (out, pair) in decoded.iter_mut().zip(bytes.chunks_exact(2)) {
+        let high = HEX_VALUES[usize::from(pair[0])];
+        let low = HEX_VALUES[usize::from(pair[1])];
+        not_hex |= high | low;
+        *out = (high << 4) | (low & 0x0f);
+    }
+    (not_hex & 0x80 == 0).then_some(decoded)
 }
 
 /// Whether `expected` is the signature of `parts`, compared in constant time.
@@ -53,10 +117,9 @@ pub fn sign(parts: &[&str]) -> String {
 /// Upper- and lower-case hex are both accepted; anything that is not 40 hex characters is `false`.
 #[must_use]
 pub fn verify(parts: &[&str], expected: &str) -> bool {
-    let mut wanted = [0u8; 20];
-    if expected.len() != HEX_LEN || hex::decode_to_slice(expected, &mut wanted).is_err() {
+    let Some(wanted) = decode_hex(expected) else {
         return false;
-    }
+    };
     digest(parts).ct_eq(&wanted).into()
 }
 
@@ -123,6 +186,32 @@ mod tests {
             &["a", "b", "d"],
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         ));
+    }
+
+    #[test]
+    fn hex_table_matches_the_standard_library_for_every_byte() {
+        for byte in 0..=255u8 {
+            let expected = char::from(byte).to_digit(16).filter(|_| byte.is_ascii());
+            let found = HEX_VALUES[usize::from(byte)];
+            match expected {
+                Some(value) => assert_eq!(u32::from(found), value, "byte {byte:#04x}"),
+                None => assert_eq!(found, NOT_HEX, "byte {byte:#04x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn sign_hex_is_the_hex_crate_encoding() {
+        for parts in [
+            &["a", "b", "c"][..],
+            &["x"],
+            &["", "", "", ""],
+            &["1", "2", "3", "4", "5"],
+        ] {
+            let hex = sign_hex(parts);
+            assert_eq!(hex.as_str(), hex::encode(digest(parts)), "{parts:?}");
+            assert_eq!(sign(parts), hex.as_str());
+        }
     }
 
     #[test]

@@ -279,21 +279,63 @@ impl App {
     /// and slow work follows its rule's `on_slow` policy.
     pub async fn answer(self: &Arc<Self>, push: &DecodedPush) -> (Arc<Handled>, Source) {
         let started = Instant::now();
-        let (handled, source) = self.answer_once(push, started).await;
+        let (handled, source) = match self.answer_in_process(push) {
+            Ok(answered) => answered,
+            // Boxed: waiting, the shared store and actions make a large future, which the
+            // common path (answered above, without awaiting) should not carry or copy.
+            Err(claimed) => Box::pin(self.answer_claimed(push, claimed, started)).await,
+        };
         self.metrics
             .handled(source, started.elapsed().as_secs_f64());
         (handled, source)
     }
 
-    async fn answer_once(
+    /// The answer when nothing has to be awaited: cached, or a static reply routed at once for
+    /// a push with no shared dedup store to ask and no parked results to add. Otherwise what
+    /// the claim found, for [`App::answer_claimed`].
+    fn answer_in_process(
         self: &Arc<Self>,
         push: &DecodedPush,
+    ) -> Result<(Arc<Handled>, Source), Claimed> {
+        let key = push.inbound.dedup_key();
+        let pending = match self.dedup.claim(&key) {
+            Claim::Cached(handled) => return Ok((handled, Source::Cached)),
+            Claim::InFlight(waiter) => return Err(Claimed::InFlight { key, waiter }),
+            Claim::First(pending) => pending,
+        };
+        let inbound = &push.inbound;
+        if self.backends.shared_dedup.is_some()
+            || (user_initiated(inbound)
+                && self
+                    .backends
+                    .delivery
+                    .may_have_parked(&inbound.from_user_name))
+        {
+            return Err(Claimed::First { key, pending });
+        }
+        match self.route(inbound) {
+            Routed::Now(handled) => {
+                let handled = Arc::new(handled);
+                pending.complete(Arc::clone(&handled));
+                Ok((handled, Source::Fresh))
+            }
+            later @ Routed::Later { .. } => Err(Claimed::Routed {
+                key,
+                pending,
+                routed: later,
+            }),
+        }
+    }
+
+    /// The answer when something must be awaited (see [`App::answer_in_process`]).
+    async fn answer_claimed(
+        self: &Arc<Self>,
+        push: &DecodedPush,
+        claimed: Claimed,
         started: Instant,
     ) -> (Arc<Handled>, Source) {
-        let key = push.inbound.dedup_key();
-        match self.dedup.claim(&key) {
-            Claim::Cached(handled) => (handled, Source::Cached),
-            Claim::InFlight(waiter) => {
+        match claimed {
+            Claimed::InFlight { key, waiter } => {
                 let work = self.work_for(&key);
                 match work {
                     Some(work) => {
@@ -308,7 +350,7 @@ impl App {
                     },
                 }
             }
-            Claim::First(pending) => {
+            Claimed::First { key, pending } => {
                 if let Some(shared) = self.backends.shared_dedup.clone() {
                     match shared
                         .claim(&key, &self.holder, SHARED_LEASE, DEDUP_WINDOW)
@@ -339,6 +381,14 @@ impl App {
                 }
                 self.start(push, key, pending, started).await
             }
+            Claimed::Routed {
+                key,
+                pending,
+                routed,
+            } => {
+                self.run_routed(push, key, pending, routed, Vec::new(), started)
+                    .await
+            }
         }
     }
 
@@ -350,7 +400,7 @@ impl App {
             .cloned()
     }
 
-    /// The first delivery: route, then answer at once or run the action under the deadline.
+    /// The first delivery: take what is parked for the follower, route, then answer.
     async fn start(
         self: &Arc<Self>,
         push: &DecodedPush,
@@ -367,7 +417,23 @@ impl App {
         } else {
             Vec::new()
         };
-        match self.route(inbound) {
+        let routed = self.route(inbound);
+        self.run_routed(push, key, pending, routed, parked, started)
+            .await
+    }
+
+    /// Answer at once, or run the action under the deadline; `parked` results ride along.
+    async fn run_routed(
+        self: &Arc<Self>,
+        push: &DecodedPush,
+        key: String,
+        pending: crate::dedup::Pending<Arc<Handled>>,
+        routed: Routed,
+        parked: Vec<(String, Reply)>,
+        started: Instant,
+    ) -> (Arc<Handled>, Source) {
+        let inbound = &push.inbound;
+        match routed {
             Routed::Now(handled) => {
                 let handled = self.with_parked(parked, handled, inbound).await;
                 let handled = Arc::new(handled);
@@ -677,6 +743,26 @@ impl App {
             }
         }
     }
+}
+
+/// What [`App::answer_in_process`] claimed but could not answer without awaiting.
+enum Claimed {
+    /// A retry while the first delivery is in flight.
+    InFlight {
+        key: String,
+        waiter: Waiter<Arc<Handled>>,
+    },
+    /// The first delivery, to ask the shared store about or to take parked results for.
+    First {
+        key: String,
+        pending: crate::dedup::Pending<Arc<Handled>>,
+    },
+    /// The first delivery, routed to an action.
+    Routed {
+        key: String,
+        pending: crate::dedup::Pending<Arc<Handled>>,
+        routed: Routed,
+    },
 }
 
 enum Routed {

@@ -276,9 +276,15 @@ impl Delivery {
         }
     }
 
+    /// Whether results may be parked for `openid` (`false` only when certainly none are).
+    #[must_use]
+    pub fn may_have_parked(&self, openid: &str) -> bool {
+        self.parking.may_have_parked(&self.appid, openid)
+    }
+
     /// Take the results parked for `openid` (oldest first), dropping undecodable ones.
     pub async fn take_parked(&self, openid: &str) -> Vec<(String, Reply)> {
-        if !self.parking.may_have_parked(&self.appid, openid) {
+        if !self.may_have_parked(openid) {
             return Vec::new();
         }
         match self.parking.take_parked(&self.appid, openid).await {

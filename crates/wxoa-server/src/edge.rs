@@ -4,14 +4,18 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use http_body_util::{BodyExt as _, Limited};
 
 use crate::app::App;
 use crate::error::EdgeError;
 use crate::service::{self, EdgeRequest, EdgeResponse};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The router serving the callback at `server.path`.
 pub fn router(app: Arc<App>) -> Router {
@@ -34,9 +38,11 @@ async fn callback(State(app): State<Arc<App>>, request: Request) -> Response {
     if declared.is_some_and(|len| len > max as u64) {
         return into_response(EdgeError::TooLarge { max }.into());
     }
-    let body = match axum::body::to_bytes(body, max).await {
+    let body = match read_body(body, max).await {
         Ok(body) => body,
-        Err(e) if is_length_limit(&e) => return into_response(EdgeError::TooLarge { max }.into()),
+        Err(e) if is_length_limit(&*e) => {
+            return into_response(EdgeError::TooLarge { max }.into());
+        }
         Err(e) => {
             return into_response(
                 EdgeError::Malformed(format!("cannot read the request body: {e}")).into(),
@@ -51,8 +57,31 @@ async fn callback(State(app): State<Arc<App>>, request: Request) -> Response {
     into_response(service::respond(&app, request).await)
 }
 
+/// The whole body, at most `max` bytes. A body that arrives as one frame (a push nearly always
+/// does) is handed on as it is, without the copy and bookkeeping of a general collector.
+async fn read_body(body: Body, max: usize) -> Result<Bytes, BoxError> {
+    let mut body = Limited::new(body, max);
+    let mut single: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue; // trailers carry nothing the callback reads
+        };
+        match single.take() {
+            None if joined.is_empty() => single = Some(data),
+            None => joined.extend_from_slice(&data),
+            Some(first) => {
+                joined.reserve(first.len() + data.len());
+                joined.extend_from_slice(&first);
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(single.unwrap_or_else(|| Bytes::from(joined)))
+}
+
 /// Whether reading the body failed because it was over the limit.
-fn is_length_limit(error: &axum::Error) -> bool {
+fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
         if e.is::<http_body_util::LengthLimitError>() {

@@ -199,29 +199,46 @@ pub fn decode_push(
             max: checks.xml.max_bytes,
         });
     }
-    let root =
-        xml::parse_document(body, checks.xml).map_err(|e| EdgeError::Malformed(e.to_string()))?;
     let declared_aes = query
         .encrypt_type
         .as_deref()
         .is_some_and(|t| t.eq_ignore_ascii_case("aes"));
+    // An encrypted push's envelope is read in place when it is flat (it always is from the
+    // platform); anything else, and every plaintext push, goes through the full reader.
+    if (declared_aes || query.msg_signature.is_some())
+        && let Some(flat) = xml::parse_flat(body, checks.xml)
+        && let Some(encrypt) = flat.get("Encrypt").map(str::trim)
+        && !encrypt.is_empty()
+    {
+        let has_msg_type = flat.get("MsgType").is_some();
+        let (mode, inbound) = decrypt_push(
+            account,
+            query,
+            (timestamp, nonce),
+            encrypt,
+            has_msg_type,
+            checks,
+        )?;
+        return Ok(DecodedPush {
+            mode,
+            inbound,
+            nonce: nonce.to_owned(),
+        });
+    }
+    let root =
+        xml::parse_document(body, checks.xml).map_err(|e| EdgeError::Malformed(e.to_string()))?;
     let encrypt = root.child("Encrypt").map(|e| e.text.trim());
     let (mode, inbound) = match encrypt {
         Some(encrypt) if !encrypt.is_empty() => {
-            let msg_sig = required(query.msg_signature.as_ref(), "msg_signature")?;
-            if !signature::verify(&[&account.token, timestamp, nonce, encrypt], msg_sig) {
-                return Err(EdgeError::BadMsgSignature);
-            }
-            let crypt = account.crypt.as_ref().ok_or(EdgeError::NoAesKey)?;
-            let plain = crypt.decrypt(encrypt)?;
-            let mode = if root.child("MsgType").is_some() {
-                Mode::Compat
-            } else {
-                Mode::Safe
-            };
-            let inbound = Inbound::parse(&plain, checks.xml)
-                .map_err(|e| EdgeError::Malformed(format!("decrypted message: {e}")))?;
-            (mode, inbound)
+            let has_msg_type = root.child("MsgType").is_some();
+            decrypt_push(
+                account,
+                query,
+                (timestamp, nonce),
+                encrypt,
+                has_msg_type,
+                checks,
+            )?
         }
         _ => {
             if declared_aes {
@@ -244,6 +261,32 @@ pub fn decode_push(
     })
 }
 
+/// Check `msg_signature` over the `<Encrypt>` value, decrypt it and read the message inside:
+/// 兼容 mode when the envelope also carries the plaintext fields (`has_msg_type`), else 安全.
+fn decrypt_push(
+    account: &AccountConfig,
+    query: &PushQuery<'_>,
+    (timestamp, nonce): (&str, &str),
+    encrypt: &str,
+    has_msg_type: bool,
+    checks: &Checks,
+) -> Result<(Mode, Inbound), EdgeError> {
+    let msg_sig = required(query.msg_signature.as_ref(), "msg_signature")?;
+    if !signature::verify(&[&account.token, timestamp, nonce, encrypt], msg_sig) {
+        return Err(EdgeError::BadMsgSignature);
+    }
+    let crypt = account.crypt.as_ref().ok_or(EdgeError::NoAesKey)?;
+    let plain = crypt.decrypt(encrypt)?;
+    let mode = if has_msg_type {
+        Mode::Compat
+    } else {
+        Mode::Safe
+    };
+    let inbound = Inbound::parse(&plain, checks.xml)
+        .map_err(|e| EdgeError::Malformed(format!("decrypted message: {e}")))?;
+    Ok((mode, inbound))
+}
+
 /// The body answering `push` with `reply` (`None` answers `success`): the reply XML, encrypted
 /// when the push was. `success` stays plain in every mode.
 #[must_use]
@@ -263,7 +306,14 @@ pub fn encode_reply(
     );
     match (&account.crypt, push.mode.is_encrypted()) {
         (Some(crypt), true) => {
-            encrypted_reply(&account.token, crypt, &xml, &now.to_string(), &push.nonce)
+            let mut timestamp = itoa::Buffer::new();
+            encrypted_reply(
+                &account.token,
+                crypt,
+                &xml,
+                timestamp.format(now),
+                &push.nonce,
+            )
         }
         _ => xml,
     }

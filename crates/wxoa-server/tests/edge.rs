@@ -230,6 +230,32 @@ async fn oversized_body_is_413_whether_declared_or_streamed() {
 }
 
 #[tokio::test]
+async fn a_body_in_many_frames_is_read_whole() {
+    let app = app("");
+    let uri = format!("/wechat?{}", plain_query(NOW, "8"));
+    let xml = text_xml("使用", 11);
+    // Split inside multi-byte characters too: the frames are joined as bytes.
+    let bytes = xml.into_bytes();
+    let mut chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        bytes.chunks(7).map(|c| Ok(c.to_vec())).collect();
+    chunks.insert(1, Ok(Vec::new()));
+    let req = Request::builder()
+        .method("POST")
+        .uri(&uri)
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let resp = router(app.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(
+        field(&body, "Content").as_deref(),
+        Some("发送 产品+名称 查询产品"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn require_encryption_refuses_plaintext() {
     let app = app("require_encryption = true");
     let uri = format!("/wechat?{}", plain_query(NOW, "1"));

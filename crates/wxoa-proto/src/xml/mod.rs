@@ -20,7 +20,10 @@ use quick_xml::events::Event as XmlEvent;
 
 use crate::limits;
 
+mod flat;
 mod simple;
+
+pub use flat::{FlatFields, parse_flat};
 
 /// Room made up front for the root's children.
 const ROOT_CHILDREN: usize = 12;

@@ -77,7 +77,7 @@ pub(super) fn parse_simple(src: &str, max_depth: usize) -> Option<Element> {
 }
 
 /// An ASCII name as pushes use: a letter or `_` first, then letters, digits, `_`, `-`, `.`.
-fn is_simple_name(name: &[u8]) -> bool {
+pub(super) fn is_simple_name(name: &[u8]) -> bool {
     match name.split_first() {
         Some((first, rest)) => {
             (first.is_ascii_alphabetic() || *first == b'_')

@@ -43,10 +43,11 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding server.admin_listen {admin_listen}"))?;
         if let Some(handle) = metrics.clone() {
-            // Histograms keep their samples until drained; drain them even when nobody scrapes,
-            // every second, so a busy second's samples are all that is ever held.
+            // Histograms keep every sample until drained; drain them even when nobody scrapes,
+            // ten times a second, so at most a tenth of a second's samples are held (at 100 000
+            // pushes a second that is 80 kB, against 800 kB for a whole second).
             tokio::spawn(async move {
-                let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+                let mut every = tokio::time::interval(std::time::Duration::from_millis(100));
                 loop {
                     every.tick().await;
                     handle.run_upkeep();
