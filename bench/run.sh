@@ -10,7 +10,7 @@
 # default 3; the table shows the median round), SHORT (s, the RSS-vs-duration run, default 10),
 # LONG (s, a run past the 60 s dedup window, default 75; 0 skips it), CONNS (default 32),
 # SERVER_CPU / WRK_CPU (default 1 / 0), RATE_FLOOR / RATE_WXOA (pushes generated per second
-# of run, default 170000 / 80000; if they run out the Lua script stops and the run is marked
+# of run, default 230000 / 170000; if they run out the Lua script stops and the run is marked
 # invalid), WXOA_BIN (measure this wxoa binary instead of the one built here), EXTRAS=0 (only
 # the main runs: no info-logging, short, long or floor-with-安全-bodies runs), SKIP_BUILD=1.
 #
@@ -39,8 +39,8 @@ LONG=${LONG:-75}
 CONNS=${CONNS:-32}
 SERVER_CPU=${SERVER_CPU:-1}
 WRK_CPU=${WRK_CPU:-0}
-RATE_FLOOR=${RATE_FLOOR:-170000}
-RATE_WXOA=${RATE_WXOA:-80000}
+RATE_FLOOR=${RATE_FLOOR:-230000}
+RATE_WXOA=${RATE_WXOA:-170000}
 CONFIG=bench/wxoa-bench.toml
 OUT=bench/out
 PORT_WXOA=18080

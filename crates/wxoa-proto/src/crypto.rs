@@ -247,14 +247,15 @@ impl MsgCrypt {
     /// # Errors
     /// Every [`CryptoError`] variant; [`CryptoError::AppIdMismatch`] names both appids.
     pub fn decrypt(&self, encrypt: &str) -> Result<Vec<u8>, CryptoError> {
-        let (msg, appid) = self.decrypt_frame(encrypt)?;
+        let (frame, msg_end) = self.decrypt_frame(encrypt)?;
+        let appid = &frame[msg_end..];
         if appid != self.appid.as_bytes() {
             return Err(CryptoError::AppIdMismatch {
                 expected: self.appid.clone(),
-                found: String::from_utf8_lossy(&appid).into_owned(),
+                found: String::from_utf8_lossy(appid).into_owned(),
             });
         }
-        Ok(msg)
+        Ok(into_message(frame, msg_end))
     }
 
     /// Decrypt without the appid check, returning `(msg, appid)`; for tools that need to see the
@@ -263,8 +264,9 @@ impl MsgCrypt {
     /// # Errors
     /// Every [`CryptoError`] variant except [`CryptoError::AppIdMismatch`].
     pub fn decrypt_unchecked(&self, encrypt: &str) -> Result<(Vec<u8>, String), CryptoError> {
-        let (msg, appid) = self.decrypt_frame(encrypt)?;
-        Ok((msg, String::from_utf8_lossy(&appid).into_owned()))
+        let (frame, msg_end) = self.decrypt_frame(encrypt)?;
+        let appid = String::from_utf8_lossy(&frame[msg_end..]).into_owned();
+        Ok((into_message(frame, msg_end), appid))
     }
 
     /// Encrypt `msg` with 16 random bytes from the thread-local CSPRNG; returns canonical base64.
@@ -322,8 +324,9 @@ impl MsgCrypt {
         encrypted_len(msg_len, self.appid.len())
     }
 
-    /// Base64-decode, decrypt, unpad and split the frame into `(msg, appid)`.
-    fn decrypt_frame(&self, encrypt: &str) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+    /// Base64-decode, decrypt and unpad the frame: the frame without its padding, and where the
+    /// message ends (the appid follows it).
+    fn decrypt_frame(&self, encrypt: &str) -> Result<(Vec<u8>, usize), CryptoError> {
         let mut buf = STANDARD.decode(encrypt).map_err(|_| CryptoError::Base64)?;
         let len = buf.len();
         if len == 0 || !len.is_multiple_of(PAD_BLOCK) {
@@ -350,12 +353,16 @@ impl MsgCrypt {
                 available,
             });
         }
-        let msg_end = HEADER_LEN + declared;
-        let appid = buf[msg_end..content_len].to_vec();
-        buf.truncate(msg_end);
-        buf.drain(..HEADER_LEN);
-        Ok((buf, appid))
+        buf.truncate(content_len);
+        Ok((buf, HEADER_LEN + declared))
     }
+}
+
+/// The message of an unpadded frame whose message ends at `msg_end`, in the frame's buffer.
+fn into_message(mut frame: Vec<u8>, msg_end: usize) -> Vec<u8> {
+    frame.truncate(msg_end);
+    frame.drain(..HEADER_LEN);
+    frame
 }
 
 /// Length of the base64 of a frame holding `msg_len` bytes of message and `appid_len` of appid.

@@ -266,25 +266,28 @@ impl Inbound {
     /// missing). A message without a usable `MsgId` falls back to `to|from|CreateTime|MsgType`.
     #[must_use]
     pub fn dedup_key(&self) -> String {
-        use std::fmt::Write as _;
         let (to, from) = (&self.to_user_name, &self.from_user_name);
         let mut key = String::with_capacity(to.len() + from.len() + 48);
         key.push_str(to);
         key.push('|');
         key.push_str(from);
         key.push('|');
-        // Writing into a String cannot fail.
-        let _ = match (&self.kind, self.msg_id()) {
-            (Kind::Event(_), _) => write!(
-                key,
-                "{}|{}|{}",
-                self.create_time,
-                self.event_name().unwrap_or(""),
-                self.event_key().unwrap_or("")
-            ),
-            (Kind::Message(_), Some(id)) => write!(key, "{id}"),
-            (Kind::Message(_), None) => write!(key, "{}|{}", self.create_time, self.msg_type),
-        };
+        let mut number = itoa::Buffer::new();
+        match (&self.kind, self.msg_id()) {
+            (Kind::Event(_), _) => {
+                key.push_str(number.format(self.create_time));
+                key.push('|');
+                key.push_str(self.event_name().unwrap_or(""));
+                key.push('|');
+                key.push_str(self.event_key().unwrap_or(""));
+            }
+            (Kind::Message(_), Some(id)) => key.push_str(number.format(id)),
+            (Kind::Message(_), None) => {
+                key.push_str(number.format(self.create_time));
+                key.push('|');
+                key.push_str(&self.msg_type);
+            }
+        }
         key
     }
 }
