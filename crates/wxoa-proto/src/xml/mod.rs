@@ -71,12 +71,19 @@ impl Element {
     /// The first child element called `name`.
     #[must_use]
     pub fn child(&self, name: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.name == name)
+        self.children.iter().find(|c| c.is_named(name))
     }
 
     /// Every child element called `name`, in document order.
     pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> {
-        self.children.iter().filter(move |c| c.name == name)
+        self.children.iter().filter(move |c| c.is_named(name))
+    }
+
+    /// Whether this element is called `name`. Field lookups scan a push's dozen children by
+    /// name, so the length and first byte are compared before the whole name.
+    fn is_named(&self, name: &str) -> bool {
+        let (mine, wanted) = (self.name.as_bytes(), name.as_bytes());
+        mine.len() == wanted.len() && mine.first() == wanted.first() && mine == wanted
     }
 
     /// The text of the first child called `name`, as sent.
