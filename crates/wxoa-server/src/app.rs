@@ -322,7 +322,7 @@ impl App {
             later @ Routed::Later { .. } => Err(Claimed::Routed {
                 key,
                 pending,
-                routed: later,
+                routed: Box::new(later),
             }),
         }
     }
@@ -386,7 +386,7 @@ impl App {
                 pending,
                 routed,
             } => {
-                self.run_routed(push, key, pending, routed, Vec::new(), started)
+                self.run_routed(push, key, pending, *routed, Vec::new(), started)
                     .await
             }
         }
@@ -757,11 +757,11 @@ enum Claimed {
         key: String,
         pending: crate::dedup::Pending<Arc<Handled>>,
     },
-    /// The first delivery, routed to an action.
+    /// The first delivery, routed to an action (boxed: the common answers never carry it).
     Routed {
         key: String,
         pending: crate::dedup::Pending<Arc<Handled>>,
-        routed: Routed,
+        routed: Box<Routed>,
     },
 }
 

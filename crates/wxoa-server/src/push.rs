@@ -203,42 +203,57 @@ pub fn decode_push(
         .encrypt_type
         .as_deref()
         .is_some_and(|t| t.eq_ignore_ascii_case("aes"));
-    // An encrypted push's envelope is read in place when it is flat (it always is from the
-    // platform); anything else, and every plaintext push, goes through the full reader.
-    if (declared_aes || query.msg_signature.is_some())
-        && let Some(flat) = xml::parse_flat(body, checks.xml)
-        && let Some(encrypt) = flat.get("Encrypt").map(str::trim)
-        && !encrypt.is_empty()
-    {
-        let has_msg_type = flat.get("MsgType").is_some();
-        let (mode, inbound) = decrypt_push(
-            account,
-            query,
-            (timestamp, nonce),
-            encrypt,
-            has_msg_type,
-            checks,
-        )?;
-        return Ok(DecodedPush {
-            mode,
-            inbound,
-            nonce: nonce.to_owned(),
-        });
+    let signed = (timestamp, nonce);
+    let (mode, inbound) = match flat_envelope(query, body, checks, declared_aes) {
+        Some((encrypt, has_msg_type)) => {
+            decrypt_push(account, query, signed, encrypt, has_msg_type, checks)?
+        }
+        None => decode_document(account, query, signed, body, declared_aes, checks)?,
+    };
+    Ok(DecodedPush {
+        mode,
+        inbound,
+        nonce: nonce.to_owned(),
+    })
+}
+
+/// The `<Encrypt>` value of an encrypted push's envelope, read in place, and whether the
+/// envelope also carries `<MsgType>` (兼容 mode). `None` when the query does not say the push is
+/// encrypted, or the body is not a flat document with a non-empty `<Encrypt>` (the platform's
+/// always is): the full reader then decides.
+fn flat_envelope<'b>(
+    query: &PushQuery<'_>,
+    body: &'b [u8],
+    checks: &Checks,
+    declared_aes: bool,
+) -> Option<(&'b str, bool)> {
+    if !declared_aes && query.msg_signature.is_none() {
+        return None;
     }
+    let flat = xml::parse_flat(body, checks.xml)?;
+    let encrypt = flat
+        .get("Encrypt")
+        .map(str::trim)
+        .filter(|e| !e.is_empty())?;
+    Some((encrypt, flat.get("MsgType").is_some()))
+}
+
+/// A push read with the full XML reader: plaintext, or encrypted in an envelope
+/// [`flat_envelope`] does not take.
+fn decode_document(
+    account: &AccountConfig,
+    query: &PushQuery<'_>,
+    signed: (&str, &str),
+    body: &[u8],
+    declared_aes: bool,
+    checks: &Checks,
+) -> Result<(Mode, Inbound), EdgeError> {
     let root =
         xml::parse_document(body, checks.xml).map_err(|e| EdgeError::Malformed(e.to_string()))?;
-    let encrypt = root.child("Encrypt").map(|e| e.text.trim());
-    let (mode, inbound) = match encrypt {
+    match root.child("Encrypt").map(|e| e.text.trim()) {
         Some(encrypt) if !encrypt.is_empty() => {
             let has_msg_type = root.child("MsgType").is_some();
-            decrypt_push(
-                account,
-                query,
-                (timestamp, nonce),
-                encrypt,
-                has_msg_type,
-                checks,
-            )?
+            decrypt_push(account, query, signed, encrypt, has_msg_type, checks)
         }
         _ => {
             if declared_aes {
@@ -251,14 +266,9 @@ pub fn decode_push(
             }
             let inbound =
                 Inbound::from_element(root).map_err(|e| EdgeError::Malformed(e.to_string()))?;
-            (Mode::Plain, inbound)
+            Ok((Mode::Plain, inbound))
         }
-    };
-    Ok(DecodedPush {
-        mode,
-        inbound,
-        nonce: nonce.to_owned(),
-    })
+    }
 }
 
 /// Check `msg_signature` over the `<Encrypt>` value, decrypt it and read the message inside:
