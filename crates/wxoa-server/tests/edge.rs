@@ -21,10 +21,30 @@ async fn send(
         .uri(uri)
         .body(Body::from(body.to_owned()))
         .unwrap();
+    call(app, req).await
+}
+
+/// The router's answer to `req`: status and body.
+async fn call(app: &std::sync::Arc<wxoa_server::App>, req: Request<Body>) -> (StatusCode, String) {
     let resp = router(app.clone()).oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// POST a body that arrives in `frames`, without a declared length.
+async fn send_frames(
+    app: &std::sync::Arc<wxoa_server::App>,
+    uri: &str,
+    frames: Vec<Vec<u8>>,
+) -> (StatusCode, String) {
+    let frames = frames.into_iter().map(Ok::<_, std::io::Error>);
+    let req = Request::builder()
+        .method("POST")
+        .uri(uri)
+        .body(Body::from_stream(futures_util::stream::iter(frames)))
+        .unwrap();
+    call(app, req).await
 }
 
 #[tokio::test]
@@ -217,16 +237,9 @@ async fn oversized_body_is_413_whether_declared_or_streamed() {
     let resp = router(app.clone()).oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // Streamed without a length: refused once the limit is passed.
-    let chunks = (0..40).map(|_| Ok::<_, std::io::Error>(vec![b'a'; 32 * 1024]));
-    let req = Request::builder()
-        .method("POST")
-        .uri(&uri)
-        .body(Body::from_stream(futures_util::stream::iter(chunks)))
-        .unwrap();
-    let resp = router(app.clone()).oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    assert!(String::from_utf8_lossy(&bytes).contains("1048576"));
+    let (status, body) = send_frames(&app, &uri, vec![vec![b'a'; 32 * 1024]; 40]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body.contains("1048576"), "{body}");
 }
 
 #[tokio::test]
@@ -235,19 +248,10 @@ async fn a_body_in_many_frames_is_read_whole() {
     let uri = format!("/wechat?{}", plain_query(NOW, "8"));
     let xml = text_xml("使用", 11);
     // Split inside multi-byte characters too: the frames are joined as bytes.
-    let bytes = xml.into_bytes();
-    let mut chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        bytes.chunks(7).map(|c| Ok(c.to_vec())).collect();
-    chunks.insert(1, Ok(Vec::new()));
-    let req = Request::builder()
-        .method("POST")
-        .uri(&uri)
-        .body(Body::from_stream(futures_util::stream::iter(chunks)))
-        .unwrap();
-    let resp = router(app.clone()).oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    let body = String::from_utf8_lossy(&body);
+    let mut frames: Vec<Vec<u8>> = xml.as_bytes().chunks(7).map(<[u8]>::to_vec).collect();
+    frames.insert(1, Vec::new());
+    let (status, body) = send_frames(&app, &uri, frames).await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(
         field(&body, "Content").as_deref(),
         Some("发送 产品+名称 查询产品"),
