@@ -3,7 +3,7 @@
 
 use memchr::{memchr, memmem};
 
-use super::simple::is_simple_name;
+use super::simple::{is_literal_text, is_simple_name};
 use super::{XmlLimits, has_forbidden_control, is_xml_whitespace};
 
 /// The most fields a flat document may have here (a 兼容-mode envelope carries the whole push
@@ -67,7 +67,7 @@ pub fn parse_flat(input: &[u8], limits: XmlLimits) -> Option<FlatFields<'_>> {
             None => {
                 let end = memchr(b'<', after_open.as_bytes())?;
                 let value = &after_open[..end];
-                if memchr(b'&', value.as_bytes()).is_some() || value.contains("]]>") {
+                if !is_literal_text(value) {
                     return None;
                 }
                 (value, &after_open[end..])

@@ -23,7 +23,7 @@ pub(super) fn parse_simple(src: &str, max_depth: usize) -> Option<Element> {
         if bytes[pos] != b'<' {
             let end = memchr(b'<', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
             let text = &src[pos..end];
-            if memchr(b'&', text.as_bytes()).is_some() || text.contains("]]>") {
+            if !is_literal_text(text) {
                 return None;
             }
             match stack.last_mut() {
@@ -74,6 +74,12 @@ pub(super) fn parse_simple(src: &str, max_depth: usize) -> Option<Element> {
         }
     }
     if stack.is_empty() { root } else { None }
+}
+
+/// Whether character data reads as written: no entity or character references to decode, and
+/// no `]]>` (which is not allowed outside CDATA).
+pub(super) fn is_literal_text(text: &str) -> bool {
+    memchr(b'&', text.as_bytes()).is_none() && !text.contains("]]>")
 }
 
 /// An ASCII name as pushes use: a letter or `_` first, then letters, digits, `_`, `-`, `.`.
