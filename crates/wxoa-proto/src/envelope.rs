@@ -18,6 +18,7 @@ use std::borrow::Cow;
 
 use crate::crypto::MsgCrypt;
 use crate::signature::sign_hex;
+use crate::xml::find_cdata_end;
 
 /// Encrypt `reply_xml` (16 CSPRNG random bytes) and wrap it in the signed envelope.
 ///
@@ -92,7 +93,7 @@ const SIGNATURE_LEN: usize = 40;
 
 /// Content for `<![CDATA[..]]>` that parses back to `s`: each `]]>` is split across two sections.
 fn cdata_body(s: &str) -> Cow<'_, str> {
-    if s.contains("]]>") {
+    if find_cdata_end(s.as_bytes()).is_some() {
         Cow::Owned(s.replace("]]>", "]]]]><![CDATA[>"))
     } else {
         Cow::Borrowed(s)

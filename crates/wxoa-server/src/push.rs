@@ -137,6 +137,8 @@ pub struct DecodedPush {
     pub inbound: Inbound,
     /// The request's nonce (reused in the encrypted reply envelope).
     pub nonce: String,
+    /// When it was checked ([`Checks::now`], Unix seconds): the time rules see.
+    pub received_at: i64,
 }
 
 fn required<'a>(value: Option<&'a Cow<'_, str>>, name: &'static str) -> Result<&'a str, EdgeError> {
@@ -214,6 +216,7 @@ pub fn decode_push(
         mode,
         inbound,
         nonce: nonce.to_owned(),
+        received_at: checks.now,
     })
 }
 

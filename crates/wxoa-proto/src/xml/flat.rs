@@ -1,10 +1,10 @@
 //! A borrowing read of flat documents (one root holding only text fields), so the 安全-mode
 //! envelope is read without building a tree. Anything else is left to [`super::parse_document`].
 
-use memchr::{memchr, memmem};
+use memchr::memchr;
 
 use super::simple::{is_literal_text, is_simple_name};
-use super::{XmlLimits, has_forbidden_control, is_xml_whitespace};
+use super::{XmlLimits, find_cdata_end, has_forbidden_control, is_xml_whitespace};
 
 /// The most fields a flat document may have here (a 兼容-mode envelope carries the whole push
 /// beside `<Encrypt>`, about ten); longer documents take the full reader.
@@ -61,7 +61,7 @@ pub fn parse_flat(input: &[u8], limits: XmlLimits) -> Option<FlatFields<'_>> {
         let (name, after_open) = open_tag(rest)?;
         let (value, after_value) = match after_open.strip_prefix("<![CDATA[") {
             Some(cdata) => {
-                let end = memmem::find(cdata.as_bytes(), b"]]>")?;
+                let end = find_cdata_end(cdata.as_bytes())?;
                 (&cdata[..end], &cdata[end + b"]]>".len()..])
             }
             None => {

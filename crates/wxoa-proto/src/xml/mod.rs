@@ -205,6 +205,22 @@ fn is_forbidden_control(b: u8) -> bool {
     b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')
 }
 
+/// Where the first `]]>` in `bytes` starts: the end of a CDATA section's content, or the
+/// sequence a CDATA writer must split. Sections in pushes and replies are short and seldom hold
+/// a `]`, so scanning for `]` costs less than setting up a substring search on every call.
+#[must_use]
+pub(crate) fn find_cdata_end(bytes: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b']', &bytes[from..]) {
+        let at = from + i;
+        if bytes[at..].starts_with(b"]]>") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// True when `s` is empty or only XML whitespace (space, tab, LF, CR).
 #[inline]
 pub(crate) fn is_xml_whitespace(s: &str) -> bool {
@@ -509,6 +525,21 @@ mod tests {
 
     fn parse(s: &str) -> Result<Element, XmlError> {
         parse_document(s.as_bytes(), XmlLimits::default())
+    }
+
+    #[test]
+    fn cdata_end_is_the_first_complete_marker() {
+        assert_eq!(find_cdata_end(b"abc]]>def]]>"), Some(3));
+        assert_eq!(find_cdata_end(b"]]]]>"), Some(2));
+        assert_eq!(find_cdata_end(b"a]b]]c]]"), None);
+        assert_eq!(find_cdata_end(b""), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cdata_end_agrees_with_a_substring_search(s in "[a\\]>中]{0,24}") {
+            proptest::prop_assert_eq!(find_cdata_end(s.as_bytes()), s.find("]]>"));
+        }
     }
 
     #[test]

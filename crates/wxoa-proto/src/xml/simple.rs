@@ -4,9 +4,9 @@
 
 use std::borrow::Cow;
 
-use memchr::{memchr, memmem};
+use memchr::memchr;
 
-use super::{Element, Frame, close, intern_name, is_xml_whitespace, open};
+use super::{Element, Frame, close, find_cdata_end, intern_name, is_xml_whitespace, open};
 
 /// Parse `src` if it only uses the common subset of XML; `None` when it uses anything else
 /// (a declaration, comments, attributes, entity references, empty-element tags, unusual names)
@@ -50,7 +50,7 @@ pub(super) fn parse_simple(src: &str, max_depth: usize) -> Option<Element> {
                     return None;
                 }
                 let start = pos + 1 + b"![CDATA[".len();
-                let len = memmem::find(&bytes[start..], b"]]>")?;
+                let len = find_cdata_end(&bytes[start..])?;
                 stack
                     .last_mut()?
                     .cdata(Cow::Borrowed(&src[start..start + len]));
@@ -79,7 +79,7 @@ pub(super) fn parse_simple(src: &str, max_depth: usize) -> Option<Element> {
 /// Whether character data reads as written: no entity or character references to decode, and
 /// no `]]>` (which is not allowed outside CDATA).
 pub(super) fn is_literal_text(text: &str) -> bool {
-    memchr(b'&', text.as_bytes()).is_none() && !text.contains("]]>")
+    memchr(b'&', text.as_bytes()).is_none() && find_cdata_end(text.as_bytes()).is_none()
 }
 
 /// An ASCII name as pushes use: a letter or `_` first, then letters, digits, `_`, `-`, `.`.
