@@ -16,10 +16,7 @@
 use std::fmt;
 
 use aes::Aes256;
-use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64_simd::STANDARD as BASE64;
 use cbc::cipher::array::Array;
 use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit};
 
@@ -31,15 +28,6 @@ const PAD_BLOCK: usize = 32;
 const RANDOM_LEN: usize = 16;
 /// Length of the random prefix plus the big-endian u32 message length.
 const HEADER_LEN: usize = RANDOM_LEN + 4;
-
-/// Base64 engine for the EncodingAESKey: standard alphabet, but tolerant of the non-zero spare bits
-/// of the 43rd character (present in both official sample keys) and of the padding.
-const KEY_ENGINE: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 type Aes256CbcEnc = cbc::Encryptor<Aes256>;
 type Aes256CbcDec = cbc::Decryptor<Aes256>;
@@ -74,10 +62,11 @@ impl AesKey {
                 character,
             });
         }
-        let mut padded = String::with_capacity(ENCODING_AES_KEY_LEN + 1);
-        padded.push_str(s);
-        padded.push('=');
-        let decoded = KEY_ENGINE.decode(padded).map_err(|_| KeyError::Decode)?;
+        // Forgiving base64 (WHATWG) ignores the 2 spare bits of the 43rd character, which are
+        // not zero in every key (both official sample keys have them set); the length and the
+        // alphabet were checked above.
+        let decoded =
+            base64_simd::forgiving_decode_to_vec(s.as_bytes()).map_err(|_| KeyError::Decode)?;
         let bytes: [u8; 32] = decoded.try_into().map_err(|_| KeyError::Decode)?;
         Ok(Self { bytes })
     }
@@ -316,7 +305,7 @@ impl MsgCrypt {
         let (blocks, tail) = Array::slice_as_chunks_mut(&mut buf);
         debug_assert!(tail.is_empty(), "padded length is a multiple of 32");
         enc.encrypt_blocks(blocks);
-        STANDARD.encode_string(&buf, out);
+        BASE64.encode_append(&buf, out);
     }
 
     /// The length of the base64 [`MsgCrypt::encrypt`] returns for a message of `msg_len` bytes.
@@ -327,7 +316,9 @@ impl MsgCrypt {
     /// Base64-decode, decrypt and unpad the frame: the frame without its padding, and where the
     /// message ends (the appid follows it).
     fn decrypt_frame(&self, encrypt: &str) -> Result<(Vec<u8>, usize), CryptoError> {
-        let mut buf = STANDARD.decode(encrypt).map_err(|_| CryptoError::Base64)?;
+        let mut buf = BASE64
+            .decode_to_vec(encrypt)
+            .map_err(|_| CryptoError::Base64)?;
         let len = buf.len();
         if len == 0 || !len.is_multiple_of(PAD_BLOCK) {
             return Err(CryptoError::CiphertextLength { len });
@@ -390,6 +381,8 @@ fn unpad(plain: &[u8]) -> Result<usize, CryptoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
     use cbc::cipher::KeyIvInit;
 
     const V1_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
@@ -681,6 +674,18 @@ mod tests {
         let canonical = STANDARD.encode([1u8; 32]);
         let unpadded = canonical.trim_end_matches('=');
         assert_eq!(crypt.decrypt(unpadded).unwrap_err(), CryptoError::Base64);
+        // So are whitespace, line breaks and padding in the middle.
+        for damaged in [
+            format!(" {canonical}"),
+            format!("{}\n{}", &canonical[..20], &canonical[20..]),
+            format!("{}={}", &canonical[..20], &canonical[21..]),
+        ] {
+            assert_eq!(
+                crypt.decrypt(&damaged).unwrap_err(),
+                CryptoError::Base64,
+                "{damaged}"
+            );
+        }
     }
 
     #[test]
