@@ -631,7 +631,6 @@ impl App {
     fn route(&self, inbound: &Inbound, now: i64) -> Routed {
         let rules = self.rules.load();
         let outcome = catch_unwind(AssertUnwindSafe(|| rules.respond(inbound, now)));
-        let msg_id = inbound.msg_id();
         match outcome {
             Ok(Ok(Outcome::NoMatch)) => Routed::Now(Handled::default()),
             Ok(Ok(Outcome::Matched { rule, reply, .. })) => {
@@ -651,7 +650,7 @@ impl App {
                 on_error,
             },
             Ok(Err(e)) => {
-                tracing::error!(msg_id, error = %e, "rule failed; answering success");
+                tracing::error!(msg_id = inbound.msg_id(), error = %e, "rule failed; answering success");
                 metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "render")
                     .increment(1);
                 Routed::Now(Handled::default())
@@ -662,7 +661,7 @@ impl App {
                     .map(|s| (*s).to_owned())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                tracing::error!(msg_id, panic = %what, "handler panicked; answering success");
+                tracing::error!(msg_id = inbound.msg_id(), panic = %what, "handler panicked; answering success");
                 metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "panic").increment(1);
                 Routed::Now(Handled::default())
             }
