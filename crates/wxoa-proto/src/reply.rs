@@ -5,7 +5,7 @@
 //! [`Reply::prepare`] checks what WeChat would silently reject or truncate before rendering.
 
 use crate::limits::{MAX_NEWS_ARTICLES, MAX_TEXT_REPLY_BYTES};
-use crate::xml::{find_cdata_end, strip_control_chars};
+use crate::xml::{cdata_body, strip_control_chars};
 
 /// The body that tells WeChat "no reply" without a retry (sent unencrypted in every mode).
 pub const SUCCESS: &str = "success";
@@ -362,14 +362,7 @@ fn cdata_field(out: &mut String, name: &str, value: &str) {
     out.push('<');
     out.push_str(name);
     out.push_str("><![CDATA[");
-    let value = strip_control_chars(value);
-    let mut rest: &str = &value;
-    while let Some(i) = find_cdata_end(rest.as_bytes()) {
-        out.push_str(&rest[..i]);
-        out.push_str("]]]]><![CDATA[>");
-        rest = &rest[i + 3..];
-    }
-    out.push_str(rest);
+    out.push_str(&cdata_body(&strip_control_chars(value)));
     out.push_str("]]></");
     out.push_str(name);
     out.push('>');

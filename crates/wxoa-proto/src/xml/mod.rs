@@ -221,6 +221,17 @@ pub(crate) fn find_cdata_end(bytes: &[u8]) -> Option<usize> {
     None
 }
 
+/// Content for `<![CDATA[..]]>` that parses back to `s`: each `]]>` is split across two
+/// sections. Borrows when there is none (the common case).
+#[must_use]
+pub(crate) fn cdata_body(s: &str) -> Cow<'_, str> {
+    if find_cdata_end(s.as_bytes()).is_some() {
+        Cow::Owned(s.replace("]]>", "]]]]><![CDATA[>"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 /// True when `s` is empty or only XML whitespace (space, tab, LF, CR).
 #[inline]
 pub(crate) fn is_xml_whitespace(s: &str) -> bool {
@@ -533,6 +544,12 @@ mod tests {
         assert_eq!(find_cdata_end(b"]]]]>"), Some(2));
         assert_eq!(find_cdata_end(b"a]b]]c]]"), None);
         assert_eq!(find_cdata_end(b""), None);
+    }
+
+    #[test]
+    fn cdata_body_splits_every_marker_and_borrows_otherwise() {
+        assert!(matches!(cdata_body("123"), Cow::Borrowed("123")));
+        assert_eq!(cdata_body("]]>]]>"), "]]]]><![CDATA[>]]]]><![CDATA[>");
     }
 
     proptest::proptest! {
