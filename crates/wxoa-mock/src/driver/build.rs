@@ -544,7 +544,7 @@ impl XmlOut {
         let _ = writeln!(
             self.0,
             "<{name}><![CDATA[{}]]></{name}>",
-            value.replace("]]>", "]]]]><![CDATA[>")
+            wxoa_proto::xml::cdata_body(value)
         );
     }
 

@@ -224,7 +224,7 @@ pub(crate) fn find_cdata_end(bytes: &[u8]) -> Option<usize> {
 /// Content for `<![CDATA[..]]>` that parses back to `s`: each `]]>` is split across two
 /// sections. Borrows when there is none (the common case).
 #[must_use]
-pub(crate) fn cdata_body(s: &str) -> Cow<'_, str> {
+pub fn cdata_body(s: &str) -> Cow<'_, str> {
     if find_cdata_end(s.as_bytes()).is_some() {
         Cow::Owned(s.replace("]]>", "]]]]><![CDATA[>"))
     } else {

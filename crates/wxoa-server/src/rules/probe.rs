@@ -205,7 +205,7 @@ fn write_node(out: &mut String, node: &Node) {
             out.push('<');
             out.push_str(name);
             out.push_str("><![CDATA[");
-            out.push_str(&v.replace("]]>", "]]]]><![CDATA[>"));
+            out.push_str(&wxoa_proto::xml::cdata_body(v));
             out.push_str("]]></");
             out.push_str(name);
             out.push('>');
