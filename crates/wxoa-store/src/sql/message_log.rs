@@ -11,11 +11,15 @@ use crate::sql::{Db, op_error, with_pool};
 pub const LOG_TEXT_MAX_BYTES: usize = 2048;
 
 const INSERT: &str = "INSERT INTO message_log \
-     (at, appid, openid, msg_type, event, msg_id, content, rule, reply_type, reply, latency_ms, mode, source) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+     (at, appid, openid, msg_type, event, msg_id, content, rule, reply_type, reply, latency_ms, mode, source, event_key) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id";
+
+/// The columns of a logged push, in the order of [`Row`].
+pub(crate) const COLUMNS: &str = "id, at, appid, openid, msg_type, event, msg_id, content, rule, \
+     reply_type, reply, latency_ms, mode, source, event_key";
 
 const RECENT: &str = "SELECT id, at, appid, openid, msg_type, event, msg_id, content, rule, \
-     reply_type, reply, latency_ms, mode, source FROM message_log ORDER BY id DESC LIMIT $1";
+     reply_type, reply, latency_ms, mode, source, event_key FROM message_log ORDER BY id DESC LIMIT $1";
 
 const PRUNE: &str = "DELETE FROM message_log WHERE at < $1";
 
@@ -32,6 +36,8 @@ pub struct MessageLogEntry {
     pub msg_type: String,
     /// Event, for event pushes.
     pub event: Option<String>,
+    /// EventKey (the menu key, the QR scene), for event pushes that carry one.
+    pub event_key: Option<String>,
     /// MsgId, for messages.
     pub msg_id: Option<u64>,
     /// The text of the push or a summary (cut to [`LOG_TEXT_MAX_BYTES`] when stored).
@@ -68,8 +74,8 @@ pub struct SqlMessageLog {
     db: Db,
 }
 
-/// A row of `message_log`, in the column order of [`RECENT`].
-type Row = (
+/// A row of `message_log`, in the column order of [`COLUMNS`].
+pub(crate) type Row = (
     i64,
     i64,
     String,
@@ -84,7 +90,37 @@ type Row = (
     i64,
     String,
     String,
+    Option<String>,
 );
+
+/// Inserts one entry on `$executor` (a pool or a transaction), returning its row id.
+macro_rules! insert {
+    ($executor:expr, $entry:expr) => {{
+        let entry: &MessageLogEntry = $entry;
+        let content = entry.content.as_deref().map(truncate);
+        let reply = entry.reply.as_deref().map(truncate);
+        let msg_id = entry.msg_id.map(|id| id.to_string());
+        let latency = i64::try_from(entry.latency_ms).unwrap_or(i64::MAX);
+        sqlx::query_scalar::<_, i64>(INSERT)
+            .bind(entry.at)
+            .bind(&entry.appid)
+            .bind(&entry.openid)
+            .bind(&entry.msg_type)
+            .bind(entry.event.as_deref())
+            .bind(msg_id.as_deref())
+            .bind(content.as_deref())
+            .bind(entry.rule.as_deref())
+            .bind(entry.reply_type.as_deref())
+            .bind(reply.as_deref())
+            .bind(latency)
+            .bind(&entry.mode)
+            .bind(&entry.source)
+            .bind(entry.event_key.as_deref())
+            .fetch_one($executor)
+            .await
+    }};
+}
+pub(crate) use insert;
 
 impl SqlMessageLog {
     pub(crate) fn new(db: Db) -> Self {
@@ -98,29 +134,7 @@ impl SqlMessageLog {
     ///
     /// The statement failed; the caller should log it and carry on.
     pub async fn log_message(&self, entry: &MessageLogEntry) -> Result<i64, StoreError> {
-        let content = entry.content.as_deref().map(truncate);
-        let reply = entry.reply.as_deref().map(truncate);
-        let msg_id = entry.msg_id.map(|id| id.to_string());
-        let latency = i64::try_from(entry.latency_ms).unwrap_or(i64::MAX);
-        with_pool!(&self.db, pool => {
-            sqlx::query_scalar(INSERT)
-                .bind(entry.at)
-                .bind(&entry.appid)
-                .bind(&entry.openid)
-                .bind(&entry.msg_type)
-                .bind(entry.event.as_deref())
-                .bind(msg_id.as_deref())
-                .bind(content.as_deref())
-                .bind(entry.rule.as_deref())
-                .bind(entry.reply_type.as_deref())
-                .bind(reply.as_deref())
-                .bind(latency)
-                .bind(&entry.mode)
-                .bind(&entry.source)
-                .fetch_one(pool)
-                .await
-        })
-        .map_err(|e| {
+        with_pool!(&self.db, pool => insert!(pool, entry)).map_err(|e| {
             op_error(
                 &self.db,
                 "log_message",
@@ -156,7 +170,7 @@ impl SqlMessageLog {
     }
 }
 
-fn from_row(row: Row) -> LoggedMessage {
+pub(crate) fn from_row(row: Row) -> LoggedMessage {
     let (
         id,
         at,
@@ -172,6 +186,7 @@ fn from_row(row: Row) -> LoggedMessage {
         latency_ms,
         mode,
         source,
+        event_key,
     ) = row;
     LoggedMessage {
         id,
@@ -181,6 +196,7 @@ fn from_row(row: Row) -> LoggedMessage {
             openid,
             msg_type,
             event,
+            event_key,
             msg_id: msg_id.and_then(|id| id.parse().ok()),
             content,
             rule,
