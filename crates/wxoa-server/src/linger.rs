@@ -29,10 +29,11 @@ pub struct LingerLimits {
 }
 
 impl Default for LingerLimits {
-    /// 8 MiB, at most 10 s in all, at most 2 s of silence.
+    /// 64 MiB, at most 10 s in all, at most 2 s of silence (Apache lingers up to 30 s with
+    /// 2 s reads, nginx 30 s with 5 s reads, neither with a byte bound).
     fn default() -> Self {
         Self {
-            max_bytes: 8 * 1024 * 1024,
+            max_bytes: 64 * 1024 * 1024,
             max_time: Duration::from_secs(10),
             idle: Duration::from_secs(2),
         }
@@ -122,7 +123,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Lingering<S> {
                 })
             }
         };
-        let mut scratch = [0u8; 8 * 1024];
+        let mut scratch = [0u8; 16 * 1024];
         loop {
             if drain.read >= this.limits.max_bytes
                 || drain.deadline.as_mut().poll(cx).is_ready()
