@@ -136,10 +136,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Lingering<S> {
                 Ok(()) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
                 Ok(()) => {
                     drain.read += buf.filled().len() as u64;
-                    drain
-                        .idle
-                        .as_mut()
-                        .reset(Instant::now() + this.limits.idle);
+                    drain.idle.as_mut().reset(Instant::now() + this.limits.idle);
                 }
                 // A reset or a TLS error while draining: the client is gone, nothing to wait for.
                 Err(_) => return Poll::Ready(Ok(())),

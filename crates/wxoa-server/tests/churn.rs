@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use support::raw::*;
 use tokio::io::AsyncWriteExt as _;
 
@@ -37,7 +35,7 @@ async fn ten_thousand_connections_opening_and_closing_leave_no_trace() {
                         assert_eq!(answer.status, 200, "{}", answer.text);
                     }
                     // A reset instead of a close.
-                    _ => stream.set_linger(Some(Duration::ZERO)).unwrap(),
+                    _ => stream.set_zero_linger().unwrap(),
                 }
             });
         }

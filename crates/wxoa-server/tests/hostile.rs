@@ -142,7 +142,11 @@ async fn invalid_utf8_in_every_field_gets_a_clear_answer() {
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         ("method", with_invalid_utf8(&push, "POST"), 400),
         ("path", with_invalid_utf8(&push, "wechat"), 400),
-        ("raw byte in the query", with_invalid_utf8(&push, "openid"), 400),
+        (
+            "raw byte in the query",
+            with_invalid_utf8(&push, "openid"),
+            400,
+        ),
         // Escaped, the bytes decode to U+FFFD: the signature no longer matches.
         (
             "escaped byte in the query",
@@ -155,7 +159,11 @@ async fn invalid_utf8_in_every_field_gets_a_clear_answer() {
         ("header name", with_invalid_utf8(&push, "Content-Type"), 400),
         // Header values are not read by the callback, as the platform's own are ASCII.
         ("header value", with_invalid_utf8(&push, "text/xml"), 200),
-        ("XML body", with_body(&with_invalid_utf8(text.as_bytes(), "使用")), 400),
+        (
+            "XML body",
+            with_body(&with_invalid_utf8(text.as_bytes(), "使用")),
+            400,
+        ),
         (
             "XML element name",
             with_body(&with_invalid_utf8(text.as_bytes(), "Content")),
@@ -181,7 +189,8 @@ async fn invalid_utf8_in_every_field_gets_a_clear_answer() {
 async fn billion_laughs_and_external_entities_are_refused_unexpanded() {
     let server = Running::plain(app_with("")).await;
     let target = format!("/wechat?{}", plain_query(NOW, "10"));
-    let mut laughs = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n");
+    let mut laughs =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n");
     for level in 1..=9 {
         let previous = if level == 1 {
             "lol".to_owned()
@@ -317,7 +326,11 @@ async fn shutdown_finishes_the_request_in_flight_and_refuses_new_connections() {
     }
     let answer = exchange(&mut stream, rest).await.unwrap();
     assert_eq!(answer.status, 200, "{}", answer.text);
-    assert!(answer.text.contains("发送 产品+名称 查询产品"), "{}", answer.text);
+    assert!(
+        answer.text.contains("发送 产品+名称 查询产品"),
+        "{}",
+        answer.text
+    );
     drop(stream);
     server.stop().await;
 }
@@ -330,8 +343,11 @@ mod tls {
 
     /// `serve_tls` with a fresh self-signed certificate, and a connector trusting it.
     async fn start(server_extra: &str) -> (Running, TlsConnector, std::path::PathBuf) {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("wxoa-hostile-{}-{}", std::process::id(), rand_suffix()));
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "wxoa-hostile-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
         std::fs::write(dir.join("c.pem"), cert.cert.pem()).unwrap();
@@ -402,7 +418,9 @@ mod tls {
         let answer = exchange(&mut stream, long.as_bytes()).await.unwrap();
         assert_eq!(answer.status, 431, "{}", answer.text);
         let mut stream = connect(&server, &connector).await;
-        let answer = exchange(&mut stream, &push_request("23", 23)).await.unwrap();
+        let answer = exchange(&mut stream, &push_request("23", 23))
+            .await
+            .unwrap();
         assert_eq!(answer.status, 200, "{}", answer.text);
         drop(stream);
         server.stop().await;
