@@ -63,6 +63,20 @@ pub enum ConfigError {
     },
 }
 
+/// The default of `server.max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// The default of `server.max_header_bytes`.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+/// The smallest `server.max_header_bytes` (a push's head is about 300 bytes; browsers and
+/// proxies may send up to 8 KiB).
+pub const MIN_HEADER_BYTES: usize = 8 * 1024;
+/// The largest `server.max_header_bytes`.
+pub const MAX_HEADER_BYTES: usize = 1024 * 1024;
+/// The default of `server.header_timeout_ms`.
+pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+/// The default of `server.body_timeout_ms`.
+pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
+
 /// `[server]`: the callback endpoint.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -73,6 +87,10 @@ struct RawServer {
     placeholder: String,
     timestamp_skew_secs: u64,
     max_body_bytes: usize,
+    max_connections: usize,
+    max_header_bytes: usize,
+    header_timeout_ms: u64,
+    body_timeout_ms: u64,
     dedup_max_keys: usize,
     public_url: String,
     admin_listen: String,
@@ -89,6 +107,10 @@ impl Default for RawServer {
             placeholder: "正在处理，请稍候…".to_owned(),
             timestamp_skew_secs: 300,
             max_body_bytes: 1024 * 1024,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
+            body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
             dedup_max_keys: crate::dedup::DEFAULT_MAX_KEYS,
             public_url: String::new(),
             admin_listen: "127.0.0.1:9100".to_owned(),
@@ -212,6 +234,16 @@ pub struct ServerConfig {
     pub timestamp_skew_secs: u64,
     /// Larger bodies are refused with 413.
     pub max_body_bytes: usize,
+    /// The most client connections open at once (TLS handshakes included); further clients
+    /// wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// The largest request head (request line and headers); a larger one is refused with 431.
+    pub max_header_bytes: usize,
+    /// How long a client has to send a whole request head, and how long an idle keep-alive
+    /// connection is kept, in milliseconds.
+    pub header_timeout_ms: u64,
+    /// How long a client has to send a whole request body (else 408), in milliseconds.
+    pub body_timeout_ms: u64,
     /// The most pushes the in-memory dedup table remembers (its memory bound).
     pub dedup_max_keys: usize,
     /// The URL entered in 服务器配置, if known (used by diagnostics).
@@ -396,6 +428,32 @@ impl Config {
                 format!("must be at least 1024, got {}", s.max_body_bytes),
             ));
         }
+        if s.max_connections == 0 {
+            return Err(invalid(
+                "server.max_connections",
+                "must be at least 1, got 0".to_owned(),
+            ));
+        }
+        if !(MIN_HEADER_BYTES..=MAX_HEADER_BYTES).contains(&s.max_header_bytes) {
+            return Err(invalid(
+                "server.max_header_bytes",
+                format!(
+                    "must be between {MIN_HEADER_BYTES} and {MAX_HEADER_BYTES}, got {}",
+                    s.max_header_bytes
+                ),
+            ));
+        }
+        for (key, ms) in [
+            ("server.header_timeout_ms", s.header_timeout_ms),
+            ("server.body_timeout_ms", s.body_timeout_ms),
+        ] {
+            if !(1..=600_000).contains(&ms) {
+                return Err(invalid(
+                    key,
+                    format!("must be between 1 and 600000, got {ms}"),
+                ));
+            }
+        }
         if s.dedup_max_keys < crate::dedup::MIN_MAX_KEYS {
             return Err(invalid(
                 "server.dedup_max_keys",
@@ -518,6 +576,10 @@ impl Config {
                 placeholder: s.placeholder,
                 timestamp_skew_secs: s.timestamp_skew_secs,
                 max_body_bytes: s.max_body_bytes,
+                max_connections: s.max_connections,
+                max_header_bytes: s.max_header_bytes,
+                header_timeout_ms: s.header_timeout_ms,
+                body_timeout_ms: s.body_timeout_ms,
                 dedup_max_keys: s.dedup_max_keys,
                 public_url,
                 admin_listen,
@@ -646,6 +708,10 @@ token = "wxoatoken"
         assert_eq!(c.server.timestamp_skew_secs, 300);
         assert_eq!(c.server.dedup_max_keys, crate::dedup::DEFAULT_MAX_KEYS);
         assert_eq!(c.server.max_body_bytes, 1_048_576);
+        assert_eq!(c.server.max_connections, 4096);
+        assert_eq!(c.server.max_header_bytes, 16_384);
+        assert_eq!(c.server.header_timeout_ms, 10_000);
+        assert_eq!(c.server.body_timeout_ms, 10_000);
         assert_eq!(c.api.base_url, "https://api.weixin.qq.com");
         assert!(c.api.stable_token);
         assert_eq!(c.store.url, "sqlite://data/wxoa.db");
@@ -689,6 +755,16 @@ token = "wxoatoken"
                 "server.reply_deadline_ms",
             ),
             ("[server]\ndedup_max_keys = 10\n", "server.dedup_max_keys"),
+            ("[server]\nmax_connections = 0\n", "server.max_connections"),
+            (
+                "[server]\nmax_header_bytes = 4096\n",
+                "server.max_header_bytes",
+            ),
+            (
+                "[server]\nheader_timeout_ms = 0\n",
+                "server.header_timeout_ms",
+            ),
+            ("[server]\nbody_timeout_ms = 0\n", "server.body_timeout_ms"),
             ("[store]\nurl = \"mysql://x\"\n", "store.url"),
             ("[store]\nredis_url = \"http://x\"\n", "store.redis_url"),
             ("[api]\nbase_url = \"ftp://x\"\n", "api.base_url"),

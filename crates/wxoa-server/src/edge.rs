@@ -2,6 +2,7 @@
 //! [`crate::service::respond`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -25,8 +26,9 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// The callback: method, query and body (at most `server.max_body_bytes`, read here rather
-/// than through a body-limit layer, which would cost every request an extensions map).
+/// The callback: method, query and body (at most `server.max_body_bytes` within
+/// `server.body_timeout_ms`, read here rather than through body-limit and timeout layers,
+/// which would cost every request an extensions map).
 async fn callback(State(app): State<Arc<App>>, request: Request) -> Response {
     let max = app.server().max_body_bytes;
     let (parts, body) = request.into_parts();
@@ -38,7 +40,11 @@ async fn callback(State(app): State<Arc<App>>, request: Request) -> Response {
     if declared.is_some_and(|len| len > max as u64) {
         return into_response(EdgeError::TooLarge { max }.into());
     }
-    let body = match read_body(body, max).await {
+    let timeout = Duration::from_millis(app.server().body_timeout_ms);
+    let Ok(body) = tokio::time::timeout(timeout, read_body(body, max)).await else {
+        return into_response(EdgeError::SlowBody { timeout }.into());
+    };
+    let body = match body {
         Ok(body) => body,
         Err(e) if is_length_limit(&*e) => {
             return into_response(EdgeError::TooLarge { max }.into());

@@ -35,6 +35,12 @@ pub enum EdgeError {
         /// The limit.
         max: usize,
     },
+    /// The body did not arrive within `server.body_timeout_ms`.
+    #[error("the request body did not arrive within server.body_timeout_ms ({} ms)", timeout.as_millis())]
+    SlowBody {
+        /// The limit.
+        timeout: std::time::Duration,
+    },
     /// The body is not a push we can read.
     #[error("malformed push: {0}")]
     Malformed(String),
@@ -60,6 +66,7 @@ impl EdgeError {
             | Self::StaleTimestamp
             | Self::PlaintextRefused => StatusCode::FORBIDDEN,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::SlowBody { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Malformed(_) | Self::NoAesKey | Self::Decrypt(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -75,6 +82,7 @@ impl EdgeError {
             Self::StaleTimestamp => "stale_timestamp",
             Self::PlaintextRefused => "plaintext_refused",
             Self::TooLarge { .. } => "too_large",
+            Self::SlowBody { .. } => "slow_body",
             Self::Malformed(_) => "malformed",
             Self::NoAesKey => "no_aes_key",
             Self::Decrypt(_) => "decrypt",
@@ -99,6 +107,13 @@ mod tests {
             StatusCode::BAD_REQUEST
         );
         assert_eq!(EdgeError::NoAesKey.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            EdgeError::SlowBody {
+                timeout: std::time::Duration::from_secs(1)
+            }
+            .status(),
+            StatusCode::REQUEST_TIMEOUT
+        );
         assert_eq!(EdgeError::StaleTimestamp.to_string(), "stale timestamp");
     }
 }

@@ -12,8 +12,11 @@
 //! - [`message_log`]: each answered push logged off the reply path (bounded queue, batches).
 //! - [`backends`]: connecting the SQL store, Redis and the API client; [`delivery`]: late results.
 //! - [`tls`]: HTTPS for `serve` with certificate reload.
+//! - [`accept`]: the accept loop (connection cap, head limits and timeouts, graceful shutdown);
+//!   [`linger`]: lingering close, so a refused client reads its answer.
 //! - [`clock`]: the injectable clock.
 
+pub mod accept;
 pub mod actions;
 pub mod app;
 pub mod backends;
@@ -25,6 +28,7 @@ pub mod dedup;
 pub mod delivery;
 pub mod edge;
 pub mod error;
+pub mod linger;
 pub mod message_log;
 pub mod metrics;
 pub mod push;
@@ -40,7 +44,7 @@ pub use app::App;
 pub use config::Config;
 
 /// Serve the callback on `listener` until `shutdown` resolves, then finish the requests in
-/// flight.
+/// flight. Connections are limited as `[server]` says (see [`accept`]).
 ///
 /// # Errors
 /// The listener fails.
@@ -52,7 +56,5 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    axum::serve(listener, edge::router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    accept::serve_connections(listener, app, None, shutdown).await
 }

@@ -21,6 +21,8 @@ use crate::push::Mode;
 pub const PUSHES: &str = "wxoa_pushes_total";
 /// Requests refused at the edge, by `reason`.
 pub const REFUSED: &str = "wxoa_refused_total";
+/// Times the callback listener reached `server.max_connections` and stopped accepting.
+pub const CONNECTIONS_CAPPED: &str = "wxoa_connections_capped_total";
 /// Time to produce an answer, seconds, by `source`.
 pub const HANDLER_SECONDS: &str = "wxoa_handler_seconds";
 /// Answers by dedup `source`: fresh, coalesced (waited for the attempt in flight), cached.

@@ -5,8 +5,9 @@
 //! [`CertStore::reload_if_changed`] reads both PEM files again and swaps in the new pair only
 //! when it is complete and consistent, so a half-written renewal or a key that does not match
 //! keeps the previous certificate serving. [`serve_tls`] polls the files every
-//! [`TlsOptions::reload_interval`] and serves the callback router over a [`TlsListener`], which
-//! completes handshakes in the background so a slow client never holds up the others.
+//! [`TlsOptions::reload_interval`] and serves the callback through the shared accept loop
+//! ([`crate::accept`]), which completes each handshake in the connection's own task so a slow
+//! client never holds up the others.
 
 use std::fmt;
 use std::io;
@@ -22,21 +23,17 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use sha2::{Digest, Sha256};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
+use crate::accept::{TlsSetup, serve_connections};
 use crate::app::App;
-use crate::edge;
 
 /// How often [`serve_tls`] checks the certificate and key files for changes by default.
 pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// How long a client gets to complete its TLS handshake by default.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Completed handshakes waiting for the HTTP server to pick them up.
-const ACCEPT_QUEUE: usize = 64;
 
 /// A certificate or key file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -364,87 +361,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A listener handing out TLS connections whose handshake completed: TCP connections are
-/// accepted and their handshakes run in the background (each with a timeout), so one slow or
-/// silent client never delays the others. Feed it to [`axum::serve()`].
-#[derive(Debug)]
-pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local_addr: SocketAddr,
-    _acceptor: AbortOnDrop,
-}
-
-impl TlsListener {
-    /// Accept on `listener` and complete TLS handshakes with `config`.
-    ///
-    /// # Errors
-    /// The listener's local address cannot be read.
-    pub fn new(
-        listener: TcpListener,
-        config: Arc<rustls::ServerConfig>,
-        handshake_timeout: Duration,
-    ) -> io::Result<Self> {
-        let local_addr = listener.local_addr()?;
-        let (tx, ready) = mpsc::channel(ACCEPT_QUEUE);
-        let acceptor = TlsAcceptor::from(config);
-        let task = tokio::spawn(accept_loop(listener, acceptor, tx, handshake_timeout));
-        Ok(Self {
-            ready,
-            local_addr,
-            _acceptor: AbortOnDrop(task),
-        })
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    tx: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-    handshake_timeout: Duration,
-) {
-    loop {
-        let accepted = tokio::select! {
-            () = tx.closed() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((tcp, peer)) => {
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => {
-                            // The server stopped accepting: the connection is simply dropped.
-                            let _ = tx.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => log_handshake_error(peer, &e),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
-            Err(e) if is_connection_error(&e) => {}
-            Err(e) => {
-                // Out of file descriptors and the like: wait for connections to close
-                // (what axum's own listener does).
-                tracing::error!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
-}
-
-fn is_connection_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
-}
-
 /// A client refusing our certificate is worth a warning (the platform will refuse it too);
 /// other handshake failures (scanners, plain HTTP on the TLS port) are routine.
-fn log_handshake_error(peer: SocketAddr, e: &io::Error) {
+pub(crate) fn log_handshake_error(peer: SocketAddr, e: &io::Error) {
     let rustls_error = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
@@ -470,23 +389,6 @@ fn log_handshake_error(peer: SocketAddr, e: &io::Error) {
     tracing::debug!(%peer, error = %e, "TLS handshake failed");
 }
 
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(ready) => ready,
-            // The accept loop only ends when this listener is dropped.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local_addr)
-    }
-}
-
 /// Serve the callback over HTTPS on `listener` until `shutdown` resolves, then finish the
 /// requests in flight; the certificate files are checked for changes every
 /// [`TlsOptions::reload_interval`] meanwhile.
@@ -504,11 +406,12 @@ where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let config = certs.server_config().map_err(io::Error::other)?;
-    let listener = TlsListener::new(listener, config, options.handshake_timeout)?;
+    let tls = TlsSetup {
+        acceptor: TlsAcceptor::from(config),
+        handshake_timeout: options.handshake_timeout,
+    };
     let _reloader = AbortOnDrop(spawn_cert_reloader(certs, options.reload_interval));
-    axum::serve(listener, edge::router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_connections(listener, app, Some(tls), shutdown).await
 }
 
 #[cfg(test)]

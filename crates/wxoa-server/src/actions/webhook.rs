@@ -173,8 +173,12 @@ impl CompiledWebhook {
     }
 }
 
-/// The reply in a 200 answer's body.
-fn parse_reply(body: &[u8]) -> Result<Option<Reply>, String> {
+/// The reply in a webhook's 200 answer: a reply table as JSON (`{"text": "hi"}`,
+/// `{"none": true}`, ...); `None` for no reply.
+///
+/// # Errors
+/// The body is empty, is not JSON, or is not a literal reply table; the text says which.
+pub fn parse_reply(body: &[u8]) -> Result<Option<Reply>, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err("the body is empty; answer 204 for no reply, or a reply table such as {\"text\": \"hi\"}".to_owned());
     }

@@ -1,6 +1,8 @@
 //! Shared helpers for the server's integration tests: a test account, signed requests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod raw;
+
 use std::path::Path;
 use std::sync::Arc;
 

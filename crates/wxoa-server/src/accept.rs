@@ -1,0 +1,223 @@
+//! The accept loop of [`crate::serve`] and [`crate::tls::serve_tls`]: the connection cap, the
+//! HTTP/1 head limits and timeouts, lingering close, and graceful shutdown.
+//!
+//! Every accepted connection takes one of `server.max_connections` slots until it closes (a
+//! TLS handshake in progress included); with none free the loop stops accepting and further
+//! clients wait in the kernel's listen backlog. Each connection is served by hyper's HTTP/1
+//! with a limit on the request head (`server.max_header_bytes`, else 431 — or 414 for a
+//! request target over 64 KiB) and a time limit on it (`server.header_timeout_ms`, which also
+//! closes idle keep-alive connections), over a [`Lingering`] stream so that a refused body
+//! does not turn our answer into a connection reset. On shutdown the listener closes at once
+//! and the requests in flight are finished.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use crate::app::App;
+use crate::config::ServerConfig;
+use crate::edge;
+use crate::linger::{LingerLimits, Lingering};
+
+/// How long the loop waits after an accept error other than a client's (e.g. out of file
+/// descriptors) before accepting again.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// The limits every connection of the callback listener is served with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// The most connections open at once (`server.max_connections`).
+    pub max_connections: usize,
+    /// The largest request head (`server.max_header_bytes`).
+    pub max_header_bytes: usize,
+    /// The time for a whole request head, and the idle keep-alive timeout
+    /// (`server.header_timeout_ms`).
+    pub header_timeout: Duration,
+    /// What a closing connection still reads and discards.
+    pub linger: LingerLimits,
+}
+
+impl ConnectionLimits {
+    /// The limits `[server]` sets (lingering with its defaults).
+    #[must_use]
+    pub fn from_config(server: &ServerConfig) -> Self {
+        Self {
+            max_connections: server.max_connections,
+            max_header_bytes: server.max_header_bytes,
+            header_timeout: Duration::from_millis(server.header_timeout_ms),
+            linger: LingerLimits::default(),
+        }
+    }
+}
+
+/// TLS for the connections: the acceptor and how long a handshake may take.
+#[derive(Clone)]
+pub(crate) struct TlsSetup {
+    pub(crate) acceptor: TlsAcceptor,
+    pub(crate) handshake_timeout: Duration,
+}
+
+impl std::fmt::Debug for TlsSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSetup")
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serve the callback on `listener` (over TLS with `tls`) until `shutdown` resolves, then
+/// finish the requests in flight.
+pub(crate) async fn serve_connections<F>(
+    listener: TcpListener,
+    app: Arc<App>,
+    tls: Option<TlsSetup>,
+    shutdown: F,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let limits = ConnectionLimits::from_config(app.server());
+    let service = TowerToHyperService::new(edge::router(app));
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_header_size(limits.max_header_bytes)
+        .max_buf_size(limits.max_header_bytes.max(DEFAULT_READ_BUFFER));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut at_cap = false;
+    tokio::pin!(shutdown);
+    loop {
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => {
+                at_cap = false;
+                slot
+            }
+            Err(_) => {
+                if !at_cap {
+                    at_cap = true;
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "server.max_connections reached: new clients wait until a connection closes"
+                    );
+                    metrics::counter!(crate::metrics::CONNECTIONS_CAPPED).increment(1);
+                }
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    slot = Arc::clone(&slots).acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break, // never closed
+                    },
+                }
+            }
+        };
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                let connection = Connection {
+                    http: http.clone(),
+                    service: service.clone(),
+                    linger: limits.linger,
+                    watcher: graceful.watcher(),
+                    _slot: slot,
+                    peer,
+                };
+                tokio::spawn(connection.run(tcp, tls.clone()));
+            }
+            Err(e) if is_connection_error(&e) => {}
+            Err(e) => {
+                // Out of file descriptors and the like: wait for connections to close.
+                tracing::error!(error = %e, "accept failed");
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => {}
+                }
+            }
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// hyper's own read buffer limit, kept when the head limit is smaller: bodies stream through
+/// the same buffer.
+const DEFAULT_READ_BUFFER: usize = 8192 + 4096 * 100;
+
+/// One accepted connection and what serving it needs.
+struct Connection {
+    http: http1::Builder,
+    service: TowerToHyperService<axum::Router>,
+    linger: LingerLimits,
+    watcher: Watcher,
+    /// Held until the connection closes.
+    _slot: OwnedSemaphorePermit,
+    peer: SocketAddr,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    async fn run(self, tcp: TcpStream, tls: Option<TlsSetup>) {
+        let Some(tls) = tls else {
+            return self.serve(tcp).await;
+        };
+        match tokio::time::timeout(tls.handshake_timeout, tls.acceptor.accept(tcp)).await {
+            Ok(Ok(stream)) => self.serve(stream).await,
+            Ok(Err(e)) => crate::tls::log_handshake_error(self.peer, &e),
+            Err(_) => tracing::debug!(peer = %self.peer, "TLS handshake timed out"),
+        }
+    }
+
+    async fn serve<S>(self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let io = TokioIo::new(Lingering::new(stream, self.linger));
+        let connection = self.http.serve_connection(io, self.service);
+        if let Err(e) = self.watcher.watch(connection).await {
+            log_connection_error(self.peer, &e);
+        }
+    }
+}
+
+/// Bad request heads are worth a line (they are answered 400, 414 or 431 by hyper itself);
+/// timeouts and clients going away are routine.
+fn log_connection_error(peer: SocketAddr, e: &hyper::Error) {
+    if e.is_parse() || e.is_parse_too_large() {
+        tracing::info!(%peer, error = %e, "refused a request head");
+    } else if e.is_timeout() {
+        tracing::debug!(%peer, "closed a connection: no request head within server.header_timeout_ms");
+    } else {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
