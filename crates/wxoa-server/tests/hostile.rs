@@ -60,11 +60,7 @@ async fn a_chunked_body_over_the_limit_is_413() {
 #[tokio::test]
 async fn a_query_string_of_1_mb_is_refused_with_431_and_the_server_carries_on() {
     let server = Running::plain(app_with("")).await;
-    let request = format!(
-        "GET /wechat?{}&echostr={} HTTP/1.1\r\nHost: wxoa.test\r\n\r\n",
-        plain_query(NOW, "4"),
-        "e".repeat(1024 * 1024)
-    );
+    let request = long_verification("4", 1024 * 1024);
     let mut stream = server.connect().await;
     let answer = exchange(&mut stream, request.as_bytes()).await.unwrap();
     assert_eq!(answer.status, 431, "{}", answer.text);
@@ -99,16 +95,21 @@ async fn a_header_block_over_max_header_bytes_is_431() {
 #[tokio::test]
 async fn a_request_target_over_64_kib_is_414_when_the_head_limit_allows_it() {
     let server = Running::plain(app_with("max_header_bytes = 131072")).await;
-    let request = format!(
-        "GET /wechat?{}&echostr={} HTTP/1.1\r\nHost: wxoa.test\r\n\r\n",
-        plain_query(NOW, "7"),
-        "e".repeat(70_000)
-    );
+    let request = long_verification("7", 70_000);
     let mut stream = server.connect().await;
     let answer = exchange(&mut stream, request.as_bytes()).await.unwrap();
     assert_eq!(answer.status, 414, "{}", answer.text);
     drop(stream);
     server.stop().await;
+}
+
+/// A signed verification GET whose `echostr` is `len` bytes long.
+fn long_verification(nonce: &str, len: usize) -> String {
+    format!(
+        "GET /wechat?{}&echostr={} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        plain_query(NOW, nonce),
+        "e".repeat(len)
+    )
 }
 
 /// `bytes` with `from` replaced by raw `0xFF 0xFE`, which is never UTF-8.
@@ -409,11 +410,7 @@ mod tls {
                 .unwrap_or_else(|e| panic!("round {round}: {e}"));
             assert_eq!(answer.status, 413, "round {round}: {}", answer.text);
         }
-        let long = format!(
-            "GET /wechat?{}&echostr={} HTTP/1.1\r\nHost: localhost\r\n\r\n",
-            plain_query(NOW, "22"),
-            "e".repeat(1024 * 1024)
-        );
+        let long = long_verification("22", 1024 * 1024);
         let mut stream = connect(&server, &connector).await;
         let answer = exchange(&mut stream, long.as_bytes()).await.unwrap();
         assert_eq!(answer.status, 431, "{}", answer.text);
