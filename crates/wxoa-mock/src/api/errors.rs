@@ -13,6 +13,8 @@ pub(crate) struct WxError {
     pub(crate) code: i64,
     pub(crate) msg: String,
     pub(crate) status: StatusCode,
+    /// Fields the answer carries besides errcode and errmsg (45065 names the earlier msg_id).
+    pub(crate) extra: Option<Value>,
 }
 
 impl WxError {
@@ -27,6 +29,7 @@ impl WxError {
             code,
             msg: msg.into(),
             status: StatusCode::OK,
+            extra: None,
         }
     }
 
@@ -43,7 +46,14 @@ impl WxError {
 
     /// The JSON body, with a fresh rid at the end of errmsg.
     pub(crate) fn body(&self) -> Value {
-        json!({ "errcode": self.code, "errmsg": format!("{} rid: {}", self.msg, new_rid()) })
+        let mut body =
+            json!({ "errcode": self.code, "errmsg": format!("{} rid: {}", self.msg, new_rid()) });
+        if let (Some(o), Some(Value::Object(extra))) = (body.as_object_mut(), &self.extra) {
+            for (k, v) in extra {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        body
     }
 }
 
