@@ -211,13 +211,18 @@ mod tests {
     #[test]
     fn dates_parse_and_ranges_are_bounded() {
         assert_eq!(parse_date("1970-01-01").unwrap(), 0);
-        assert_eq!(parse_date("2024-03-01").unwrap() - parse_date("2024-02-28").unwrap(), 2);
+        assert_eq!(
+            parse_date("2024-03-01").unwrap() - parse_date("2024-02-28").unwrap(),
+            2
+        );
         assert!(parse_date("2023-02-29").is_err());
         assert!(parse_date("2024-1-01").is_err());
         check_range(Report::UserSummary, "2024-01-01", "2024-01-07").unwrap();
-        assert!(check_range(Report::UserSummary, "2024-01-01", "2024-01-08")
-            .unwrap_err()
-            .contains("at most 7"));
+        assert!(
+            check_range(Report::UserSummary, "2024-01-01", "2024-01-08")
+                .unwrap_err()
+                .contains("at most 7")
+        );
         assert!(check_range(Report::ArticleSummary, "2024-01-02", "2024-01-01").is_err());
     }
 }

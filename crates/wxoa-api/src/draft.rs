@@ -92,12 +92,16 @@ impl Article {
         if let Some(a) = &self.author
             && chars(a) > MAX_AUTHOR_CHARS
         {
-            return Err(format!("author {a:?} is longer than {MAX_AUTHOR_CHARS} characters"));
+            return Err(format!(
+                "author {a:?} is longer than {MAX_AUTHOR_CHARS} characters"
+            ));
         }
         if let Some(d) = &self.digest
             && chars(d) > MAX_DIGEST_CHARS
         {
-            return Err(format!("digest is longer than {MAX_DIGEST_CHARS} characters"));
+            return Err(format!(
+                "digest is longer than {MAX_DIGEST_CHARS} characters"
+            ));
         }
         if self.content.trim().is_empty() {
             return Err(format!("article {:?}: content is empty", self.title));
@@ -317,7 +321,11 @@ mod tests {
         };
         assert!(no_cover.validate().unwrap_err().contains("thumb_media_id"));
         assert!(validate_articles(&[]).is_err());
-        assert!(validate_articles(&vec![ok; 9]).unwrap_err().contains("at most 8"));
+        assert!(
+            validate_articles(&vec![ok; 9])
+                .unwrap_err()
+                .contains("at most 8")
+        );
     }
 
     #[test]

@@ -525,11 +525,7 @@ static HINTS: &[Hint] = &[
         "API 不可用：未开通新版客服功能，请在公众号后台开通（客服功能 → 开通）。",
         "The API is unavailable: enable the new 客服 feature in the web console first.",
     ),
-    h(
-        65401,
-        "无效的客服帐号。",
-        "No such 客服 account.",
-    ),
+    h(65401, "无效的客服帐号。", "No such 客服 account."),
     h(
         65403,
         "客服昵称不合法（1 到 16 个字符）。",
@@ -545,11 +541,7 @@ static HINTS: &[Hint] = &[
         "客服帐号数目已达上限（100 个）。",
         "Too many 客服 accounts (at most 100).",
     ),
-    h(
-        65406,
-        "客服帐号已存在。",
-        "The 客服 account exists.",
-    ),
+    h(65406, "客服帐号已存在。", "The 客服 account exists."),
     h(
         65407,
         "邀请对象已经是本公众号的客服。",
@@ -560,11 +552,7 @@ static HINTS: &[Hint] = &[
         "本公众号已经有一个邀请发给该微信号。",
         "An invitation to this WeChat user is already pending.",
     ),
-    h(
-        65409,
-        "无效的微信号。",
-        "Invalid WeChat id.",
-    ),
+    h(65409, "无效的微信号。", "Invalid WeChat id."),
     h(
         65410,
         "邀请对象绑定的公众号客服数已达上限。",

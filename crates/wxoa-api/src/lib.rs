@@ -64,9 +64,9 @@ pub mod template;
 pub mod user;
 
 pub use client::{
-    Client, Progress, ClientBuilder, DEFAULT_BACKOFF, DEFAULT_BASE_URL, DEFAULT_BUSY_RETRIES,
+    Client, ClientBuilder, DEFAULT_BACKOFF, DEFAULT_BASE_URL, DEFAULT_BUSY_RETRIES,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_POLL_INTERVAL, DEFAULT_LOCK_TTL, DEFAULT_OAUTH_BASE_URL,
-    DEFAULT_TIMEOUT, REFRESH_MARGIN_SECS,
+    DEFAULT_TIMEOUT, Progress, REFRESH_MARGIN_SECS,
 };
 pub use clock::{Clock, ManualClock, SystemClock, beijing_date};
 pub use error::ApiError;

@@ -364,8 +364,7 @@ impl Client {
                     tracing::warn!(%clientmsgid, attempt, error = %err, "mass send answer lost; retrying with the same clientmsgid");
                 }
                 Err(err)
-                    if attempt < MASS_SEND_ATTEMPTS
-                        && err.code() == Some(CLIENTMSGID_TOO_FAST) =>
+                    if attempt < MASS_SEND_ATTEMPTS && err.code() == Some(CLIENTMSGID_TOO_FAST) =>
                 {
                     tracing::warn!(%clientmsgid, attempt, "45066: retried too fast; waiting {RETRY_TOO_FAST_WAIT:?}");
                     tokio::time::sleep(RETRY_TOO_FAST_WAIT).await;
@@ -449,8 +448,11 @@ impl Client {
                 "speed is a level from 0 (fastest) to {MAX_SPEED}, got {speed}"
             )));
         }
-        let req = Req::post("/cgi-bin/message/mass/speed/set", &json!({ "speed": speed }))?
-            .safe();
+        let req = Req::post(
+            "/cgi-bin/message/mass/speed/set",
+            &json!({ "speed": speed }),
+        )?
+        .safe();
         self.inner.call(&req, decode_ok).await
     }
 }

@@ -147,7 +147,10 @@ impl Upload {
             )));
         }
         if self.bytes.is_empty() {
-            return Err(ApiError::Validation(format!("{:?} is empty", self.filename)));
+            return Err(ApiError::Validation(format!(
+                "{:?} is empty",
+                self.filename
+            )));
         }
         if self.bytes.len() > max {
             return Err(ApiError::Validation(format!(
@@ -254,14 +257,14 @@ fn decode_material(raw: Raw) -> Result<MaterialDownload, ApiError> {
         .to_ascii_lowercase();
     let textual = ct.is_empty() || ct.contains("json") || ct.starts_with("text/");
     let looks_json = raw.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    if !(200..300).contains(&raw.status) || !(textual && looks_json) {
-        if !(200..300).contains(&raw.status) {
-            return Err(ApiError::Status {
-                path: raw.path.clone(),
-                status: raw.status,
-                body: snippet(&raw.body),
-            });
-        }
+    if !(200..300).contains(&raw.status) {
+        return Err(ApiError::Status {
+            path: raw.path.clone(),
+            status: raw.status,
+            body: snippet(&raw.body),
+        });
+    }
+    if !(textual && looks_json) {
         return Ok(MaterialDownload::File {
             content_type: raw.content_type,
             bytes: raw.body,
@@ -276,7 +279,12 @@ fn decode_material(raw: Raw) -> Result<MaterialDownload, ApiError> {
             })?;
         return Ok(MaterialDownload::News(articles));
     }
-    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     if v.get("down_url").is_some() {
         return Ok(MaterialDownload::Video {
             title: text("title"),
@@ -310,7 +318,11 @@ impl Client {
                 "news materials are made as drafts (draft/add), not uploaded".to_owned(),
             ));
         }
-        file.check(&format!("a {}", kind.as_str()), kind.extensions(), kind.max_bytes())?;
+        file.check(
+            &format!("a {}", kind.as_str()),
+            kind.extensions(),
+            kind.max_bytes(),
+        )?;
         let mut fields = Vec::new();
         match (kind, description) {
             (MaterialType::Video, Some(d)) => {
@@ -340,7 +352,11 @@ impl Client {
     /// # Errors
     /// [`ApiError::Validation`]; the platform's error (40005, 40006, 40009).
     pub async fn upload_article_image(&self, file: Upload) -> Result<String, ApiError> {
-        file.check("an article image", &["jpg", "jpeg", "png"], UPLOADIMG_MAX_BYTES)?;
+        file.check(
+            "an article image",
+            &["jpg", "jpeg", "png"],
+            UPLOADIMG_MAX_BYTES,
+        )?;
         let mut req = Req::get("/cgi-bin/media/uploadimg");
         req.method = reqwest::Method::POST;
         req.body = file.into_body(Vec::new());
@@ -438,9 +454,12 @@ mod tests {
             MaterialDownload::News(a) if a.len() == 1
         ));
         assert_eq!(
-            decode_material(raw(None, br#"{"errcode":40007,"errmsg":"invalid media_id"}"#))
-                .unwrap_err()
-                .code(),
+            decode_material(raw(
+                None,
+                br#"{"errcode":40007,"errmsg":"invalid media_id"}"#
+            ))
+            .unwrap_err()
+            .code(),
             Some(40007)
         );
     }
@@ -448,11 +467,18 @@ mod tests {
     #[test]
     fn uploads_are_checked_before_sending() {
         let u = Upload::new("a.txt", vec![1]);
-        assert!(u.check("an image", MaterialType::Image.extensions(), 10).is_err());
+        assert!(
+            u.check("an image", MaterialType::Image.extensions(), 10)
+                .is_err()
+        );
         let u = Upload::new("a.PNG", vec![1; 11]);
-        assert!(u.check("an image", MaterialType::Image.extensions(), 10).is_err());
+        assert!(
+            u.check("an image", MaterialType::Image.extensions(), 10)
+                .is_err()
+        );
         let u = Upload::new("a.PNG", vec![1; 10]);
-        u.check("an image", MaterialType::Image.extensions(), 10).unwrap();
+        u.check("an image", MaterialType::Image.extensions(), 10)
+            .unwrap();
         assert_eq!(MaterialType::parse("Video"), Some(MaterialType::Video));
     }
 }

@@ -257,10 +257,9 @@ mod tests {
         }
         assert!(!PublishState::Publishing.is_final());
         assert!(PublishState::Rejected.is_final());
-        let st: PublishStatus = serde_json::from_str(
-            r#"{"publish_id":"100000001","publish_status":1,"fail_idx":[]}"#,
-        )
-        .unwrap();
+        let st: PublishStatus =
+            serde_json::from_str(r#"{"publish_id":"100000001","publish_status":1,"fail_idx":[]}"#)
+                .unwrap();
         assert_eq!(st.publish_status, PublishState::Publishing);
     }
 }

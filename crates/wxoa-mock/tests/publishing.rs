@@ -62,10 +62,13 @@ async fn draft_to_published_post() {
     let s = setup().await;
     // A cover that is not a permanent image is refused like the platform does.
     let bad = Article::new("标题", "<p>x</p>", "NOT_A_MATERIAL");
-    assert_eq!(code(&s.client.draft_add(&[bad]).await.unwrap_err()), Some(40007));
+    assert_eq!(
+        code(&s.client.draft_add(&[bad]).await.unwrap_err()),
+        Some(40007)
+    );
 
     let a = article(&s, "春季上新").await;
-    let media_id = s.client.draft_add(&[a.clone()]).await.unwrap();
+    let media_id = s.client.draft_add(std::slice::from_ref(&a)).await.unwrap();
     assert_eq!(s.client.draft_count().await.unwrap(), 1);
     let got = s.client.draft_get(&media_id).await.unwrap();
     assert_eq!(got[0].title, "春季上新");
@@ -77,7 +80,12 @@ async fn draft_to_published_post() {
     };
     s.client.draft_update(&media_id, 0, &changed).await.unwrap();
     assert_eq!(
-        code(&s.client.draft_update(&media_id, 3, &changed).await.unwrap_err()),
+        code(
+            &s.client
+                .draft_update(&media_id, 3, &changed)
+                .await
+                .unwrap_err()
+        ),
         Some(40097)
     );
     let page = s.client.draft_list(0, 20, true).await.unwrap();
@@ -92,7 +100,11 @@ async fn draft_to_published_post() {
     assert_eq!(done.publish_status, PublishState::Published);
     let article_id = done.article_id.clone().unwrap();
     assert_eq!(done.article_detail.count, 1);
-    assert!(done.article_detail.item[0].article_url.starts_with("https://"));
+    assert!(
+        done.article_detail.item[0]
+            .article_url
+            .starts_with("https://")
+    );
     // Published: the draft left the draft box.
     assert_eq!(s.client.draft_count().await.unwrap(), 0);
     let posts = s.client.published_list(0, 10, false).await.unwrap();
@@ -118,7 +130,10 @@ async fn draft_to_published_post() {
     // And the draft can be deleted (a fresh one).
     let other = s.client.draft_add(&[a]).await.unwrap();
     s.client.draft_delete(&other).await.unwrap();
-    assert_eq!(code(&s.client.draft_get(&other).await.unwrap_err()), Some(40007));
+    assert_eq!(
+        code(&s.client.draft_get(&other).await.unwrap_err()),
+        Some(40007)
+    );
 }
 
 #[tokio::test]
@@ -126,7 +141,11 @@ async fn materials_upload_list_download_delete() {
     let s = setup().await;
     let voice = s
         .client
-        .material_add(MaterialType::Voice, Upload::new("hi.mp3", vec![1, 2, 3]), None)
+        .material_add(
+            MaterialType::Voice,
+            Upload::new("hi.mp3", vec![1, 2, 3]),
+            None,
+        )
         .await
         .unwrap();
     let video = s
@@ -143,7 +162,10 @@ async fn materials_upload_list_download_delete() {
         .unwrap();
     let img_id = s.mock.add_material(MediaKind::Image, "a.png", vec![9; 10]);
     let count = s.client.material_count().await.unwrap();
-    assert_eq!((count.voice_count, count.video_count, count.image_count), (1, 1, 1));
+    assert_eq!(
+        (count.voice_count, count.video_count, count.image_count),
+        (1, 1, 1)
+    );
     match s.client.material_get(&voice.media_id).await.unwrap() {
         MaterialDownload::File { bytes, .. } => assert_eq!(bytes, vec![1, 2, 3]),
         other => panic!("{other:?}"),
@@ -153,15 +175,29 @@ async fn materials_upload_list_download_delete() {
             title, down_url, ..
         } => {
             assert_eq!(title, "开箱");
-            let bytes = reqwest::get(&down_url).await.unwrap().bytes().await.unwrap();
+            let bytes = reqwest::get(&down_url)
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
             assert_eq!(bytes.len(), 2000);
         }
         other => panic!("{other:?}"),
     }
-    let page = s.client.material_list(MaterialType::Image, 0, 20).await.unwrap();
+    let page = s
+        .client
+        .material_list(MaterialType::Image, 0, 20)
+        .await
+        .unwrap();
     assert_eq!(page.item[0].media_id, img_id);
     assert_eq!(
-        code(&s.client.material_list(MaterialType::Thumb, 0, 20).await.unwrap_err()),
+        code(
+            &s.client
+                .material_list(MaterialType::Thumb, 0, 20)
+                .await
+                .unwrap_err()
+        ),
         Some(40004)
     );
     s.client.material_delete(&voice.media_id).await.unwrap();
@@ -190,17 +226,40 @@ async fn the_mock_checks_uploads_like_the_platform() {
     let http = reqwest::Client::new();
     let post = |query: String, f: reqwest::multipart::Form| {
         let http = http.clone();
-        let url = format!("{}/cgi-bin/material/add_material?access_token={token}&{query}", s.base);
+        let url = format!(
+            "{}/cgi-bin/material/add_material?access_token={token}&{query}",
+            s.base
+        );
         async move {
-            let v: serde_json::Value = http.post(url).multipart(f).send().await.unwrap().json().await.unwrap();
+            let v: serde_json::Value = http
+                .post(url)
+                .multipart(f)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             v["errcode"].as_i64().unwrap_or(0)
         }
     };
-    assert_eq!(post("type=file".into(), form("a.jpg", vec![1])).await, 40004);
-    assert_eq!(post("type=image".into(), form("a.txt", vec![1])).await, 40005);
-    assert_eq!(post("type=thumb".into(), form("a.jpg", vec![1; 70_000])).await, 40006);
+    assert_eq!(
+        post("type=file".into(), form("a.jpg", vec![1])).await,
+        40004
+    );
+    assert_eq!(
+        post("type=image".into(), form("a.txt", vec![1])).await,
+        40005
+    );
+    assert_eq!(
+        post("type=thumb".into(), form("a.jpg", vec![1; 70_000])).await,
+        40006
+    );
     // A video without its description.
-    assert_eq!(post("type=video".into(), form("a.mp4", vec![1])).await, 40097);
+    assert_eq!(
+        post("type=video".into(), form("a.mp4", vec![1])).await,
+        40097
+    );
 }
 
 fn three_followers(mock: &MockPlatform) {
@@ -213,7 +272,11 @@ fn three_followers(mock: &MockPlatform) {
 async fn mass_sends_are_checked_delivered_and_never_repeated() {
     let s = setup().await;
     three_followers(&s.mock);
-    let draft = s.client.draft_add(&[article(&s, "周报").await]).await.unwrap();
+    let draft = s
+        .client
+        .draft_add(&[article(&s, "周报").await])
+        .await
+        .unwrap();
     let news = MassContent::News { media_id: draft };
 
     let all = MassMessage::new(MassTarget::All, news.clone());
@@ -221,7 +284,10 @@ async fn mass_sends_are_checked_delivered_and_never_repeated() {
     assert!(!sent.already_sent);
     assert!(sent.msg_data_id.is_some());
     assert_eq!(s.mock.mass_jobs()[0].recipients.len(), 3);
-    assert_eq!(s.mock.mass_jobs()[0].clientmsgid.as_deref(), Some(all.derived_clientmsgid().as_str()));
+    assert_eq!(
+        s.mock.mass_jobs()[0].clientmsgid.as_deref(),
+        Some(all.derived_clientmsgid().as_str())
+    );
 
     // The same message again: the platform's 45065 names the first job; nothing new is sent.
     let again = s.client.mass_send(&all).await.unwrap();
@@ -240,28 +306,64 @@ async fn mass_sends_are_checked_delivered_and_never_repeated() {
         MassContent::Text("hello".into()),
     );
     let sent = s.client.mass_send(&list).await.unwrap();
-    let job = s.mock.mass_jobs().into_iter().find(|j| j.msg_id == sent.msg_id).unwrap();
+    let job = s
+        .mock
+        .mass_jobs()
+        .into_iter()
+        .find(|j| j.msg_id == sent.msg_id)
+        .unwrap();
     assert_eq!(job.recipients, vec!["o1".to_owned()]);
 
     let bad_tag = MassMessage::new(MassTarget::Tag(999), MassContent::Text("x".into()));
-    assert_eq!(code(&s.client.mass_send(&bad_tag).await.unwrap_err()), Some(45159));
-    let bad_media = MassMessage::new(MassTarget::All, MassContent::Voice { media_id: "nope".into() });
-    assert_eq!(code(&s.client.mass_send(&bad_media).await.unwrap_err()), Some(40007));
-
-    assert!(s.client.mass_preview(&PreviewTo::Openid("o2".into()), &news).await.unwrap().is_some());
     assert_eq!(
-        code(&s.client.mass_preview(&PreviewTo::Openid("stranger".into()), &news).await.unwrap_err()),
+        code(&s.client.mass_send(&bad_tag).await.unwrap_err()),
+        Some(45159)
+    );
+    let bad_media = MassMessage::new(
+        MassTarget::All,
+        MassContent::Voice {
+            media_id: "nope".into(),
+        },
+    );
+    assert_eq!(
+        code(&s.client.mass_send(&bad_media).await.unwrap_err()),
+        Some(40007)
+    );
+
+    assert!(
+        s.client
+            .mass_preview(&PreviewTo::Openid("o2".into()), &news)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        code(
+            &s.client
+                .mass_preview(&PreviewTo::Openid("stranger".into()), &news)
+                .await
+                .unwrap_err()
+        ),
         Some(40003)
     );
     let first = s.mock.mass_jobs()[0].msg_id;
-    assert_eq!(s.client.mass_status(first).await.unwrap().msg_status, "SEND_SUCCESS");
+    assert_eq!(
+        s.client.mass_status(first).await.unwrap().msg_status,
+        "SEND_SUCCESS"
+    );
     s.client.mass_delete(first, None).await.unwrap();
-    assert_eq!(s.client.mass_status(first).await.unwrap().msg_status, "DELETE");
+    assert_eq!(
+        s.client.mass_status(first).await.unwrap().msg_status,
+        "DELETE"
+    );
 
     s.client.mass_speed_set(2).await.unwrap();
     let speed = s.client.mass_speed().await.unwrap();
     assert_eq!((speed.speed, speed.realspeed), (2, 45));
-    assert!(matches!(s.client.mass_speed_set(5).await, Err(ApiError::Validation(_))));
+    assert!(matches!(
+        s.client.mass_speed_set(5).await,
+        Err(ApiError::Validation(_))
+    ));
 }
 
 #[tokio::test]
@@ -299,45 +401,87 @@ async fn subscribe_messages_need_a_subscription() {
     let msg = SubscribeMessage::new("o1", DEMO_SUBSCRIBE_TEMPLATE_ID)
         .field("thing1", "体检")
         .field("time2", "2024-01-01 10:00");
-    assert_eq!(code(&s.client.send_subscribe(&msg).await.unwrap_err()), Some(43101));
+    assert_eq!(
+        code(&s.client.send_subscribe(&msg).await.unwrap_err()),
+        Some(43101)
+    );
     s.mock.grant_subscription("o1", DEMO_SUBSCRIBE_TEMPLATE_ID);
     s.client.send_subscribe(&msg).await.unwrap();
     // A one-time subscription is used up.
-    assert_eq!(code(&s.client.send_subscribe(&msg).await.unwrap_err()), Some(43101));
+    assert_eq!(
+        code(&s.client.send_subscribe(&msg).await.unwrap_err()),
+        Some(43101)
+    );
     assert_eq!(s.mock.subscribe_sent().len(), 1);
     let wrong = SubscribeMessage::new("o1", "nope").field("thing1", "x");
-    assert_eq!(code(&s.client.send_subscribe(&wrong).await.unwrap_err()), Some(40037));
+    assert_eq!(
+        code(&s.client.send_subscribe(&wrong).await.unwrap_err()),
+        Some(40037)
+    );
 }
 
 #[tokio::test]
 async fn kf_accounts_blacklist_and_short_keys() {
     let s = setup().await;
     s.client.kf_add("kf2001@gh_test", "小王").await.unwrap();
-    assert_eq!(code(&s.client.kf_add("kf2001@gh_test", "小王").await.unwrap_err()), Some(65406));
-    s.client.kf_update("kf2001@gh_test", "王经理").await.unwrap();
-    s.client.kf_invite("kf2001@gh_test", "wang_wx").await.unwrap();
-    assert_eq!(code(&s.client.kf_invite("kf2001@gh_test", "other").await.unwrap_err()), Some(65411));
+    assert_eq!(
+        code(&s.client.kf_add("kf2001@gh_test", "小王").await.unwrap_err()),
+        Some(65406)
+    );
+    s.client
+        .kf_update("kf2001@gh_test", "王经理")
+        .await
+        .unwrap();
+    s.client
+        .kf_invite("kf2001@gh_test", "wang_wx")
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            &s.client
+                .kf_invite("kf2001@gh_test", "other")
+                .await
+                .unwrap_err()
+        ),
+        Some(65411)
+    );
     let list = s.client.kf_list().await.unwrap();
     assert_eq!(list[0].kf_nick, "王经理");
     assert_eq!(list[0].invite_status.as_deref(), Some("waiting"));
     assert!(s.client.kf_online().await.unwrap().is_empty());
     assert!(s.mock.accept_kf_invite("kf2001@gh_test"));
-    assert_eq!(s.client.kf_online().await.unwrap()[0].kf_account, "kf2001@gh_test");
+    assert_eq!(
+        s.client.kf_online().await.unwrap()[0].kf_account,
+        "kf2001@gh_test"
+    );
     s.client.kf_delete("kf2001@gh_test").await.unwrap();
-    assert_eq!(code(&s.client.kf_delete("kf2001@gh_test").await.unwrap_err()), Some(65401));
+    assert_eq!(
+        code(&s.client.kf_delete("kf2001@gh_test").await.unwrap_err()),
+        Some(65401)
+    );
 
     three_followers(&s.mock);
     s.client.blacklist_add(&["o1", "o3"]).await.unwrap();
-    assert_eq!(code(&s.client.blacklist_add(&["ghost"]).await.unwrap_err()), Some(49003));
+    assert_eq!(
+        code(&s.client.blacklist_add(&["ghost"]).await.unwrap_err()),
+        Some(49003)
+    );
     assert_eq!(s.client.blacklist_all().await.unwrap(), vec!["o1", "o3"]);
     s.client.blacklist_remove(&["o1"]).await.unwrap();
     assert_eq!(s.mock.blacklisted(), vec!["o3"]);
 
-    let key = s.client.shorten("{\"page\":\"order\",\"id\":42}", 3600).await.unwrap();
+    let key = s
+        .client
+        .shorten("{\"page\":\"order\",\"id\":42}", 3600)
+        .await
+        .unwrap();
     let back = s.client.shorten_fetch(&key).await.unwrap();
     assert_eq!(back.long_data, "{\"page\":\"order\",\"id\":42}");
     assert_eq!(back.expire_seconds, 3600);
-    assert_eq!(code(&s.client.shorten_fetch("nope").await.unwrap_err()), Some(40097));
+    assert_eq!(
+        code(&s.client.shorten_fetch("nope").await.unwrap_err()),
+        Some(40097)
+    );
 }
 
 #[tokio::test]

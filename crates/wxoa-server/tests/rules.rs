@@ -1221,9 +1221,16 @@ fn publishing_and_subscription_events_are_routable() {
         ("subscribe_msg_popup_event", "subscribed"),
         ("subscribe_msg_sent_event", "sent"),
     ] {
-        assert_eq!(hit(&set, &event_message(event, None)).as_deref(), Some(rule), "{event}");
+        assert_eq!(
+            hit(&set, &event_message(event, None)).as_deref(),
+            Some(rule),
+            "{event}"
+        );
     }
-    assert_eq!(hit(&set, &event_message("subscribe_msg_change_event", None)), None);
+    assert_eq!(
+        hit(&set, &event_message("subscribe_msg_change_event", None)),
+        None
+    );
     // The probes carry the fields the platform sends, so the events parse fully.
     let publish = event_message("PUBLISHJOBFINISH", None);
     let Some(Event::PublishJobFinish {

@@ -120,13 +120,32 @@ fn article_to_draft_to_published_to_mass_send() {
     .unwrap();
 
     // --dry-run renders without uploading.
-    let o = wxoa(&config, &["draft", "add", dir.0.join("article.toml").to_str().unwrap(), "--dry-run"]);
+    let o = wxoa(
+        &config,
+        &[
+            "draft",
+            "add",
+            dir.0.join("article.toml").to_str().unwrap(),
+            "--dry-run",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("<h1>春季上新</h1>") && out.contains("images to upload: img/chart.png"), "{out}");
+    assert!(
+        out.contains("<h1>春季上新</h1>") && out.contains("images to upload: img/chart.png"),
+        "{out}"
+    );
     assert!(p.mock.materials().is_empty());
 
-    let o = wxoa(&config, &["draft", "add", dir.0.join("article.toml").to_str().unwrap(), "--json"]);
+    let o = wxoa(
+        &config,
+        &[
+            "draft",
+            "add",
+            dir.0.join("article.toml").to_str().unwrap(),
+            "--json",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let draft_id = stdout_json(&o)["media_id"].as_str().unwrap().to_owned();
     let drafts = p.mock.drafts();
@@ -137,9 +156,17 @@ fn article_to_draft_to_published_to_mass_send() {
     assert!(!content.contains("img/chart.png"), "{content}");
     assert_eq!(article["need_open_comment"], 1);
     let cover = article["thumb_media_id"].as_str().unwrap();
-    assert!(p.mock.materials().iter().any(|m| m.media_id == cover && m.kind == MediaKind::Image));
+    assert!(
+        p.mock
+            .materials()
+            .iter()
+            .any(|m| m.media_id == cover && m.kind == MediaKind::Image)
+    );
 
-    let o = wxoa(&config, &["publish", &draft_id, "--wait", "--interval", "0", "--json"]);
+    let o = wxoa(
+        &config,
+        &["publish", &draft_id, "--wait", "--interval", "0", "--json"],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let st = stdout_json(&o);
     assert_eq!(st["publish_status"], 0, "{st}");
@@ -149,22 +176,45 @@ fn article_to_draft_to_published_to_mass_send() {
     for id in ["o1", "o2"] {
         p.mock.add_follower(Follower::new(id));
     }
-    let o = wxoa(&config, &["draft", "add", dir.0.join("article.toml").to_str().unwrap(), "--json"]);
+    let o = wxoa(
+        &config,
+        &[
+            "draft",
+            "add",
+            dir.0.join("article.toml").to_str().unwrap(),
+            "--json",
+        ],
+    );
     let draft_id = stdout_json(&o)["media_id"].as_str().unwrap().to_owned();
 
     let o = wxoa(&config, &["mass", "send", "--all", "--draft", &draft_id]);
     assert!(!o.status.success());
     assert!(text(&o).contains("pass --yes"), "{}", text(&o));
-    let o = wxoa(&config, &["mass", "send", "--all", "--draft", &draft_id, "--dry-run"]);
+    let o = wxoa(
+        &config,
+        &["mass", "send", "--all", "--draft", &draft_id, "--dry-run"],
+    );
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("\"clientmsgid\": \"wxoa-"), "{}", text(&o));
+    assert!(
+        text(&o).contains("\"clientmsgid\": \"wxoa-"),
+        "{}",
+        text(&o)
+    );
     assert!(p.mock.mass_jobs().is_empty(), "nothing sent before --yes");
 
-    let o = wxoa(&config, &["mass", "send", "--all", "--draft", &draft_id, "--yes", "--json"]);
+    let o = wxoa(
+        &config,
+        &[
+            "mass", "send", "--all", "--draft", &draft_id, "--yes", "--json",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let sent = stdout_json(&o);
     assert_eq!(sent["already_sent"], false);
-    let o = wxoa(&config, &["mass", "send", "--all", "--draft", &draft_id, "--yes"]);
+    let o = wxoa(
+        &config,
+        &["mass", "send", "--all", "--draft", &draft_id, "--yes"],
+    );
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("already sent"), "{}", text(&o));
     let jobs = p.mock.mass_jobs();
@@ -173,7 +223,10 @@ fn article_to_draft_to_published_to_mass_send() {
     assert_eq!(sent["msg_id"], jobs[0].msg_id);
 
     // An API error is printed with its code and hint.
-    let o = wxoa(&config, &["mass", "send", "--all", "--voice", "nope", "--yes"]);
+    let o = wxoa(
+        &config,
+        &["mass", "send", "--all", "--voice", "nope", "--yes"],
+    );
     assert!(!o.status.success());
     assert!(text(&o).contains("errcode: 40007"), "{}", text(&o));
 }
@@ -184,14 +237,23 @@ fn material_export_resumes() {
     let dir = TempDir::new("export");
     let config = write_config(&dir.0, &p.base);
     std::fs::write(dir.0.join("a.png"), [1, 2, 3]).unwrap();
-    let o = wxoa(&config, &["material", "upload", dir.0.join("a.png").to_str().unwrap()]);
+    let o = wxoa(
+        &config,
+        &["material", "upload", dir.0.join("a.png").to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let _ = p.mock.add_material(MediaKind::Voice, "v.mp3", vec![4; 5]);
-    let _ = p.mock.add_material(MediaKind::Video, "clip.mp4", vec![5; 5]);
+    let _ = p
+        .mock
+        .add_material(MediaKind::Video, "clip.mp4", vec![5; 5]);
     let out = dir.0.join("export");
     let o = wxoa(&config, &["material", "export", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("3 downloaded, 0 already there"), "{}", text(&o));
+    assert!(
+        text(&o).contains("3 downloaded, 0 already there"),
+        "{}",
+        text(&o)
+    );
     let image: Vec<_> = std::fs::read_dir(out.join("image")).unwrap().collect();
     assert_eq!(image.len(), 1);
     let path = image[0].as_ref().unwrap().path();
@@ -199,7 +261,11 @@ fn material_export_resumes() {
     // One file lost: only it is fetched again.
     std::fs::remove_file(&path).unwrap();
     let o = wxoa(&config, &["material", "export", out.to_str().unwrap()]);
-    assert!(text(&o).contains("1 downloaded, 2 already there"), "{}", text(&o));
+    assert!(
+        text(&o).contains("1 downloaded, 2 already there"),
+        "{}",
+        text(&o)
+    );
     let video: Vec<_> = std::fs::read_dir(out.join("video")).unwrap().collect();
     let meta = std::fs::read_to_string(video[0].as_ref().unwrap().path()).unwrap();
     assert!(meta.contains("/mock/material/"), "{meta}");
@@ -215,7 +281,10 @@ fn datacube_writes_csv() {
     let config = write_config(&dir.0, &p.base);
     p.mock.add_follower(Follower::new("o1"));
     let csv = dir.0.join("users.csv");
-    let o = wxoa(&config, &["datacube", "user-cumulate", "--out", csv.to_str().unwrap()]);
+    let o = wxoa(
+        &config,
+        &["datacube", "user-cumulate", "--out", csv.to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let body = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = body.lines().collect();

@@ -48,7 +48,13 @@ async fn black_and_unblack() {
         .await;
     let c = client(&s);
     c.blacklist_add(&["OPENID1", "OPENID2"]).await.unwrap();
-    assert_eq!(c.blacklist_remove(&["X"]).await.unwrap_err().code(), Some(49003));
+    assert_eq!(
+        c.blacklist_remove(&["X"]).await.unwrap_err().code(),
+        Some(49003)
+    );
     let many: Vec<&str> = vec!["o"; 21];
-    assert!(matches!(c.blacklist_add(&many).await, Err(ApiError::Validation(_))));
+    assert!(matches!(
+        c.blacklist_add(&many).await,
+        Err(ApiError::Validation(_))
+    ));
 }

@@ -13,7 +13,9 @@ async fn user_summary_rows_and_a_range_error() {
     mount_token(&s, 1).await;
     Mock::given(method("POST"))
         .and(path("/datacube/getusersummary"))
-        .and(body_json(json!({"begin_date":"2014-12-07","end_date":"2014-12-08"})))
+        .and(body_json(
+            json!({"begin_date":"2014-12-07","end_date":"2014-12-08"}),
+        ))
         .respond_with(ok_fixture("datacube_usersummary.json"))
         .expect(1)
         .mount(&s)

@@ -24,7 +24,10 @@ async fn add_sends_the_articles_and_returns_the_media_id() {
         .expect(1)
         .mount(&s)
         .await;
-    assert_eq!(client(&s).draft_add(&[article()]).await.unwrap(), "MEDIA_ID");
+    assert_eq!(
+        client(&s).draft_add(&[article()]).await.unwrap(),
+        "MEDIA_ID"
+    );
 }
 
 #[tokio::test]
@@ -32,7 +35,10 @@ async fn add_is_refused_before_sending_when_invalid_and_reports_a_bad_cover() {
     let s = server().await;
     mount_token(&s, 1).await;
     let c = client(&s);
-    assert!(matches!(c.draft_add(&[]).await, Err(ApiError::Validation(_))));
+    assert!(matches!(
+        c.draft_add(&[]).await,
+        Err(ApiError::Validation(_))
+    ));
     Mock::given(method("POST"))
         .and(path("/cgi-bin/draft/add"))
         .respond_with(ok_fixture("err_40007.json"))
@@ -87,8 +93,17 @@ async fn get_update_list_count_delete() {
     assert_eq!(got[0].url.as_deref(), Some("URL"));
     c.draft_update("MEDIA_ID", 0, &article()).await.unwrap();
     let page = c.draft_list(0, 20, true).await.unwrap();
-    assert_eq!((page.total_count, page.item[0].update_time), (1, 1_633_332_000));
-    assert!(matches!(c.draft_list(0, 21, true).await, Err(ApiError::Validation(_))));
+    assert_eq!(
+        (page.total_count, page.item[0].update_time),
+        (1, 1_633_332_000)
+    );
+    assert!(matches!(
+        c.draft_list(0, 21, true).await,
+        Err(ApiError::Validation(_))
+    ));
     assert_eq!(c.draft_count().await.unwrap(), 100);
-    assert_eq!(c.draft_delete("MEDIA_ID").await.unwrap_err().code(), Some(40007));
+    assert_eq!(
+        c.draft_delete("MEDIA_ID").await.unwrap_err().code(),
+        Some(40007)
+    );
 }

@@ -37,7 +37,9 @@ async fn add_update_delete_invite() {
     mount_token(&s, 1).await;
     Mock::given(method("POST"))
         .and(path("/customservice/kfaccount/add"))
-        .and(body_json(json!({"kf_account":"test1@test","nickname":"客服1"})))
+        .and(body_json(
+            json!({"kf_account":"test1@test","nickname":"客服1"}),
+        ))
         .respond_with(ok_fixture("ok.json"))
         .up_to_n_times(1)
         .expect(1)
@@ -65,14 +67,19 @@ async fn add_update_delete_invite() {
         .await;
     Mock::given(method("POST"))
         .and(path("/customservice/kfaccount/inviteworker"))
-        .and(body_json(json!({"kf_account":"test1@test","invite_wx":"test_kfwx"})))
+        .and(body_json(
+            json!({"kf_account":"test1@test","invite_wx":"test_kfwx"}),
+        ))
         .respond_with(ok_fixture("ok.json"))
         .expect(1)
         .mount(&s)
         .await;
     let c = client(&s);
     c.kf_add("test1@test", "客服1").await.unwrap();
-    assert_eq!(c.kf_add("test1@test", "客服1").await.unwrap_err().code(), Some(65406));
+    assert_eq!(
+        c.kf_add("test1@test", "客服1").await.unwrap_err().code(),
+        Some(65406)
+    );
     let e = c.kf_update("test1@test", "客服2").await.unwrap_err();
     assert!(e.hint_en().unwrap().contains("enable the new"));
     c.kf_delete("test1@test").await.unwrap();

@@ -25,14 +25,19 @@ async fn sendall_carries_the_derived_clientmsgid() {
     let msg = news_to_tag();
     Mock::given(method("POST"))
         .and(path("/cgi-bin/message/mass/sendall"))
-        .and(body_json(json!({"filter":{"is_to_all":false,"tag_id":2},"mpnews":{"media_id":"MEDIA_ID"},
-            "msgtype":"mpnews","send_ignore_reprint":0,"clientmsgid":msg.derived_clientmsgid()})))
+        .and(body_json(
+            json!({"filter":{"is_to_all":false,"tag_id":2},"mpnews":{"media_id":"MEDIA_ID"},
+            "msgtype":"mpnews","send_ignore_reprint":0,"clientmsgid":msg.derived_clientmsgid()}),
+        ))
         .respond_with(ok_fixture("mass_sendall.json"))
         .expect(1)
         .mount(&s)
         .await;
     let sent = client(&s).mass_send(&msg).await.unwrap();
-    assert_eq!((sent.msg_id, sent.msg_data_id, sent.already_sent), (34182, Some(206_227_730), false));
+    assert_eq!(
+        (sent.msg_id, sent.msg_data_id, sent.already_sent),
+        (34182, Some(206_227_730), false)
+    );
 }
 
 #[tokio::test]
@@ -71,7 +76,11 @@ async fn a_lost_answer_is_retried_with_the_same_clientmsgid() {
         .expect(1)
         .mount(&s)
         .await;
-    let c = builder(&s).0.timeout(Duration::from_millis(300)).build().unwrap();
+    let c = builder(&s)
+        .0
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
     let sent = c.mass_send(&msg).await.unwrap();
     assert!(sent.already_sent);
     assert_eq!(sent.clientmsgid, id);
@@ -110,7 +119,9 @@ async fn preview_status_delete_speed() {
     mount_token(&s, 1).await;
     Mock::given(method("POST"))
         .and(path("/cgi-bin/message/mass/preview"))
-        .and(body_json(json!({"touser":"OPENID","msgtype":"text","text":{"content":"hi"}})))
+        .and(body_json(
+            json!({"touser":"OPENID","msgtype":"text","text":{"content":"hi"}}),
+        ))
         .respond_with(ok_fixture("mass_preview.json"))
         .expect(1)
         .mount(&s)
@@ -144,11 +155,17 @@ async fn preview_status_delete_speed() {
         .await;
     let c = client(&s);
     let id = c
-        .mass_preview(&PreviewTo::Openid("OPENID".into()), &MassContent::Text("hi".into()))
+        .mass_preview(
+            &PreviewTo::Openid("OPENID".into()),
+            &MassContent::Text("hi".into()),
+        )
         .await
         .unwrap();
     assert_eq!(id, Some(34182));
-    assert_eq!(c.mass_status(201_053_012).await.unwrap().msg_status, "SEND_SUCCESS");
+    assert_eq!(
+        c.mass_status(201_053_012).await.unwrap().msg_status,
+        "SEND_SUCCESS"
+    );
     c.mass_delete(30124, Some(2)).await.unwrap();
     let speed = c.mass_speed().await.unwrap();
     assert_eq!((speed.speed, speed.realspeed), (3, 15));

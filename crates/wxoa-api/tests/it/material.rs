@@ -16,7 +16,9 @@ async fn a_video_is_uploaded_with_its_description_field() {
         .and(path("/cgi-bin/material/add_material"))
         .and(query_param("type", "video"))
         .and(body_string_contains("name=\"description\""))
-        .and(body_string_contains(r#"{"title":"开箱","introduction":"新品"}"#))
+        .and(body_string_contains(
+            r#"{"title":"开箱","introduction":"新品"}"#,
+        ))
         .and(body_string_contains("filename=\"clip.mp4\""))
         .respond_with(ok_fixture("material_add.json"))
         .expect(1)
@@ -28,17 +30,23 @@ async fn a_video_is_uploaded_with_its_description_field() {
         introduction: "新品".into(),
     };
     let added = c
-        .material_add(MaterialType::Video, Upload::new("clip.mp4", vec![1; 10]), Some(&d))
+        .material_add(
+            MaterialType::Video,
+            Upload::new("clip.mp4", vec![1; 10]),
+            Some(&d),
+        )
         .await
         .unwrap();
     assert_eq!(added.media_id, "MEDIA_ID");
     // Refused before sending: a video without description, a wrong extension.
     assert!(matches!(
-        c.material_add(MaterialType::Video, Upload::new("clip.mp4", vec![1]), None).await,
+        c.material_add(MaterialType::Video, Upload::new("clip.mp4", vec![1]), None)
+            .await,
         Err(ApiError::Validation(_))
     ));
     assert!(matches!(
-        c.material_add(MaterialType::Thumb, Upload::new("t.png", vec![1]), None).await,
+        c.material_add(MaterialType::Thumb, Upload::new("t.png", vec![1]), None)
+            .await,
         Err(ApiError::Validation(_))
     ));
 }
@@ -55,13 +63,18 @@ async fn progress_is_reported_for_a_streamed_upload() {
         .await;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
-    let upload = Upload::new("big.png", vec![7; 200_000])
-        .with_progress(wxoa_api::Progress::new(move |n| log.lock().unwrap().push(n)));
+    let upload =
+        Upload::new("big.png", vec![7; 200_000]).with_progress(wxoa_api::Progress::new(move |n| {
+            log.lock().unwrap().push(n)
+        }));
     let url = client(&s).upload_article_image(upload).await.unwrap();
     assert!(url.starts_with("http://mmbiz.qpic.cn/"));
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.last(), Some(&200_000));
-    assert!(seen.len() >= 3 && seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    assert!(
+        seen.len() >= 3 && seen.windows(2).all(|w| w[0] < w[1]),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]
@@ -139,7 +152,10 @@ async fn get_count_list_delete() {
         c.material_get("VID").await.unwrap(),
         MaterialDownload::Video { down_url, .. } if down_url == "DOWN_URL"
     ));
-    assert_eq!(c.material_get("GONE").await.unwrap_err().code(), Some(40007));
+    assert_eq!(
+        c.material_get("GONE").await.unwrap_err().code(),
+        Some(40007)
+    );
     assert_eq!(c.material_count().await.unwrap().news_count, 4);
     let page = c.material_list(MaterialType::Image, 0, 20).await.unwrap();
     assert_eq!(page.item.len(), 2);

@@ -20,8 +20,10 @@ async fn templates_and_send() {
         .await;
     Mock::given(method("POST"))
         .and(path("/cgi-bin/message/subscribe/bizsend"))
-        .and(body_json(json!({"touser":"OPENID","template_id":"TEMPLATE_ID","page":"https://example.com",
-            "data":{"thing1":{"value":"会议室"},"date2":{"value":"2024-01-01"}}})))
+        .and(body_json(
+            json!({"touser":"OPENID","template_id":"TEMPLATE_ID","page":"https://example.com",
+            "data":{"thing1":{"value":"会议室"},"date2":{"value":"2024-01-01"}}}),
+        ))
         .respond_with(ok_fixture("ok.json"))
         .up_to_n_times(1)
         .expect(1)
@@ -35,12 +37,18 @@ async fn templates_and_send() {
         .await;
     let c = client(&s);
     let t = c.subscribe_templates().await.unwrap();
-    assert_eq!(t[0].pri_tmpl_id, "9Aw5ZV1j9xdWTFEkqCpZ7mIBbSC34khK55OtzUPl0rU");
+    assert_eq!(
+        t[0].pri_tmpl_id,
+        "9Aw5ZV1j9xdWTFEkqCpZ7mIBbSC34khK55OtzUPl0rU"
+    );
     assert_eq!(t[0].kind, 2);
     let mut msg = SubscribeMessage::new("OPENID", "TEMPLATE_ID")
         .field("thing1", "会议室")
         .field("date2", "2024-01-01");
     msg.page = Some("https://example.com".into());
     c.send_subscribe(&msg).await.unwrap();
-    assert_eq!(c.send_subscribe(&msg).await.unwrap_err().code(), Some(43101));
+    assert_eq!(
+        c.send_subscribe(&msg).await.unwrap_err().code(),
+        Some(43101)
+    );
 }

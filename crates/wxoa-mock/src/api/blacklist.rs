@@ -23,7 +23,11 @@ fn openid_list(v: &Value) -> Result<Vec<String>, WxError> {
     let list: Vec<String> = v
         .get("openid_list")
         .and_then(Value::as_array)
-        .map(|l| l.iter().filter_map(|o| o.as_str().map(str::to_owned)).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(|o| o.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     if list.is_empty() || list.len() > 20 {
         return Err(WxError::new(40032));

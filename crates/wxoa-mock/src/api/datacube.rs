@@ -74,7 +74,11 @@ fn rows(
     Ok(ok_with(json!({ "list": list })))
 }
 
-fn followers_on(s: &PlatformState, day: i64, at: impl Fn(&super::Follower) -> Option<i64>) -> usize {
+fn followers_on(
+    s: &PlatformState,
+    day: i64,
+    at: impl Fn(&super::Follower) -> Option<i64>,
+) -> usize {
     s.followers
         .all()
         .iter()
@@ -86,7 +90,9 @@ fn followers_on(s: &PlatformState, day: i64, at: impl Fn(&super::Follower) -> Op
 pub(crate) async fn user_summary(State(p): State<MockPlatform>, body: Bytes) -> WxResult {
     rows(&p, &body, 7, |s, d| {
         let new_user = followers_on(s, d, |f| f.subscribed.then_some(f.subscribe_time).flatten());
-        vec![json!({ "ref_date": format_date(d), "user_source": 0, "new_user": new_user, "cancel_user": 0 })]
+        vec![
+            json!({ "ref_date": format_date(d), "user_source": 0, "new_user": new_user, "cancel_user": 0 }),
+        ]
     })
 }
 
@@ -139,16 +145,20 @@ pub(crate) async fn article_total(State(p): State<MockPlatform>, body: Bytes) ->
 /// `getuserread` (3 days).
 pub(crate) async fn user_read(State(p): State<MockPlatform>, body: Bytes) -> WxResult {
     rows(&p, &body, 3, |_, d| {
-        vec![json!({ "ref_date": format_date(d), "int_page_read_user": 0, "int_page_read_count": 0,
+        vec![
+            json!({ "ref_date": format_date(d), "int_page_read_user": 0, "int_page_read_count": 0,
             "ori_page_read_user": 0, "ori_page_read_count": 0, "share_user": 0, "share_count": 0,
-            "add_to_fav_user": 0, "add_to_fav_count": 0 })]
+            "add_to_fav_user": 0, "add_to_fav_count": 0 }),
+        ]
     })
 }
 
 /// `getusershare` (7 days).
 pub(crate) async fn user_share(State(p): State<MockPlatform>, body: Bytes) -> WxResult {
     rows(&p, &body, 7, |_, d| {
-        vec![json!({ "ref_date": format_date(d), "share_scene": 1, "share_count": 0, "share_user": 0 })]
+        vec![
+            json!({ "ref_date": format_date(d), "share_scene": 1, "share_count": 0, "share_user": 0 }),
+        ]
     })
 }
 

@@ -48,7 +48,7 @@ impl Drafts {
     /// Newest first.
     pub(crate) fn newest_first(&self) -> Vec<&MockDraft> {
         let mut all: Vec<&MockDraft> = self.by_id.values().collect();
-        all.sort_by(|a, b| b.seq.cmp(&a.seq));
+        all.sort_by_key(|x| std::cmp::Reverse(x.seq));
         all
     }
 }
@@ -70,7 +70,10 @@ pub(crate) fn check_article(s: &PlatformState, a: &Value) -> Result<Value, WxErr
         return Err(WxError::new(45003));
     }
     if chars("author") > 16 || chars("digest") > 128 {
-        return Err(WxError::with_msg(45002, "author or digest size out of limit"));
+        return Err(WxError::with_msg(
+            45002,
+            "author or digest size out of limit",
+        ));
     }
     let content = str_field(a, "content").unwrap_or_default();
     if content.trim().is_empty() {
@@ -194,7 +197,10 @@ pub(crate) fn page_args(v: &Value) -> Result<(usize, usize, bool), WxError> {
     let offset = int_field(v, "offset").unwrap_or(0);
     let count = int_field(v, "count").unwrap_or(0);
     if offset < 0 || !(1..=20).contains(&count) {
-        return Err(WxError::with_msg(40097, "invalid args: count must be 1 to 20"));
+        return Err(WxError::with_msg(
+            40097,
+            "invalid args: count must be 1 to 20",
+        ));
     }
     let no_content = int_field(v, "no_content").unwrap_or(0) == 1;
     Ok((

@@ -148,7 +148,9 @@ async fn delay(State(p): State<MockPlatform>, body: Bytes) -> Response {
             Json(json!({ "ok": true })).into_response()
         }
         Ok(d) => bad_request(format!("path {:?} must start with /", d.path)),
-        Err(e) => bad_request(format!("body is not a delay ({{\"path\",\"ms\",\"count\"?}}): {e}")),
+        Err(e) => bad_request(format!(
+            "body is not a delay ({{\"path\",\"ms\",\"count\"?}}): {e}"
+        )),
     }
 }
 
@@ -217,7 +219,10 @@ impl MockPlatform {
     /// The delay for a call to `path` now, if one is pending (used up by the call).
     pub(crate) fn take_delay(&self, path: &str) -> Option<Duration> {
         let mut s = self.lock();
-        let i = s.delays.iter().position(|d| d.path == path && d.count > 0)?;
+        let i = s
+            .delays
+            .iter()
+            .position(|d| d.path == path && d.count > 0)?;
         let d = &mut s.delays[i];
         d.count -= 1;
         let ms = d.ms;

@@ -48,7 +48,10 @@ pub(crate) struct KfState {
 
 fn check_account(a: &str) -> Result<(), WxError> {
     let ok = a.split_once('@').is_some_and(|(p, h)| {
-        !p.is_empty() && p.len() <= 10 && p.chars().all(|c| c.is_ascii_alphanumeric()) && !h.is_empty()
+        !p.is_empty()
+            && p.len() <= 10
+            && p.chars().all(|c| c.is_ascii_alphanumeric())
+            && !h.is_empty()
     });
     if ok { Ok(()) } else { Err(WxError::new(65404)) }
 }
@@ -98,11 +101,10 @@ pub(crate) async fn update(State(p): State<MockPlatform>, body: Bytes) -> WxResu
     let nick = str_field(&v, "nickname").unwrap_or_default();
     check_nick(&nick)?;
     let mut s = p.lock();
-    let kf = s
-        .kf
-        .accounts
-        .get_mut(&account)
-        .ok_or_else(|| WxError::new(65401))?;
+    let kf =
+        s.kf.accounts
+            .get_mut(&account)
+            .ok_or_else(|| WxError::new(65401))?;
     kf.kf_nick = nick;
     Ok(ok())
 }
@@ -131,11 +133,10 @@ pub(crate) async fn invite(State(p): State<MockPlatform>, body: Bytes) -> WxResu
     }
     let now = p.now();
     let mut s = p.lock();
-    let kf = s
-        .kf
-        .accounts
-        .get_mut(&account)
-        .ok_or_else(|| WxError::new(65401))?;
+    let kf =
+        s.kf.accounts
+            .get_mut(&account)
+            .ok_or_else(|| WxError::new(65401))?;
     if kf.kf_wx.is_some() {
         return Err(WxError::new(65412));
     }

@@ -14,8 +14,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::errors::{WxError, WxResult, ok, ok_with};
-use super::state::{MockPlatform, State as PlatformState};
 use super::media::MediaKind;
+use super::state::{MockPlatform, State as PlatformState};
 use super::{int_field, json_body, str_field};
 
 /// How long a clientmsgid is remembered (the platform keeps them about a day).
@@ -79,7 +79,9 @@ fn check_content(s: &PlatformState, v: &Value) -> Result<String, WxError> {
             s.drafts.get(&id)?;
         }
         "text" => {
-            let text = part.and_then(|c| str_field(c, "content")).unwrap_or_default();
+            let text = part
+                .and_then(|c| str_field(c, "content"))
+                .unwrap_or_default();
             if text.trim().is_empty() {
                 return Err(WxError::new(44004));
             }
@@ -99,7 +101,11 @@ fn check_content(s: &PlatformState, v: &Value) -> Result<String, WxError> {
             let ids: Vec<String> = part
                 .and_then(|c| c.get("media_ids"))
                 .and_then(Value::as_array)
-                .map(|l| l.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|i| i.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             if ids.is_empty() {
                 return Err(WxError::new(44003));
@@ -159,7 +165,8 @@ fn check_clientmsgid(s: &PlatformState, v: &Value, now: i64) -> Result<Option<St
 }
 
 fn sent(msg_id: u64, msg_data_id: Option<u64>) -> axum::Json<Value> {
-    let mut out = json!({ "errcode": 0, "errmsg": "send job submission success", "msg_id": msg_id });
+    let mut out =
+        json!({ "errcode": 0, "errmsg": "send job submission success", "msg_id": msg_id });
     if let Some(d) = msg_data_id {
         out["msg_data_id"] = json!(d);
     }
@@ -173,7 +180,10 @@ pub(crate) async fn send_all(State(p): State<MockPlatform>, body: Bytes) -> WxRe
     let mut s = p.lock();
     let msgtype = check_content(&s, &v)?;
     let filter = v.get("filter").ok_or_else(|| WxError::new(40097))?;
-    let to_all = filter.get("is_to_all").and_then(Value::as_bool).unwrap_or(false);
+    let to_all = filter
+        .get("is_to_all")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let recipients: Vec<String> = if to_all {
         s.followers.subscribed_where(|_| true)
     } else {
@@ -181,7 +191,8 @@ pub(crate) async fn send_all(State(p): State<MockPlatform>, body: Bytes) -> WxRe
         if !s.tags.exists(tag) {
             return Err(WxError::new(45159));
         }
-        s.followers.subscribed_where(|f| f.tagid_list.contains(&tag))
+        s.followers
+            .subscribed_where(|f| f.tagid_list.contains(&tag))
     }
     .into_iter()
     .map(str::to_owned)
@@ -200,7 +211,11 @@ pub(crate) async fn send_list(State(p): State<MockPlatform>, body: Bytes) -> WxR
     let list: Vec<String> = v
         .get("touser")
         .and_then(Value::as_array)
-        .map(|l| l.iter().filter_map(|o| o.as_str().map(str::to_owned)).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(|o| o.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     if list.len() < 2 {
         return Err(WxError::new(40130));
@@ -232,7 +247,9 @@ pub(crate) async fn preview(State(p): State<MockPlatform>, body: Bytes) -> WxRes
         _ => return Err(WxError::new(40003)),
     };
     let (id, _) = record(&mut s, "preview", msgtype, None, vec![to], now, v);
-    Ok(ok_with(json!({ "errmsg": "preview success", "msg_id": id })))
+    Ok(ok_with(
+        json!({ "errmsg": "preview success", "msg_id": id }),
+    ))
 }
 
 fn job_mut(s: &mut PlatformState, v: &Value) -> Result<usize, WxError> {

@@ -144,8 +144,7 @@ pub(crate) async fn add(
             .and_then(|d| serde_json::from_str(d).ok())
             .ok_or_else(|| WxError::with_msg(40097, "invalid args: description missing"))?;
         let title = str_field(&d, "title").filter(|t| !t.trim().is_empty());
-        let title =
-            title.ok_or_else(|| WxError::with_msg(40097, "invalid args: title missing"))?;
+        let title = title.ok_or_else(|| WxError::with_msg(40097, "invalid args: title missing"))?;
         Some((title, str_field(&d, "introduction").unwrap_or_default()))
     } else {
         None
@@ -213,7 +212,11 @@ pub(crate) async fn get_material(
     let v = json_body(&body)?;
     let id = str_field(&v, "media_id").unwrap_or_default();
     let s = p.lock();
-    let m = s.materials.by_id.get(&id).ok_or_else(|| WxError::new(40007))?;
+    let m = s
+        .materials
+        .by_id
+        .get(&id)
+        .ok_or_else(|| WxError::new(40007))?;
     if m.kind == MediaKind::Video {
         let host = headers
             .get(header::HOST)
@@ -283,7 +286,7 @@ pub(crate) async fn batch_get(State(p): State<MockPlatform>, body: Bytes) -> WxR
     let s = p.lock();
     if kind == "news" {
         let mut posts: Vec<_> = s.publishing.posts.values().collect();
-        posts.sort_by(|a, b| b.seq.cmp(&a.seq));
+        posts.sort_by_key(|x| std::cmp::Reverse(x.seq));
         let items: Vec<Value> = posts
             .iter()
             .skip(offset)
@@ -303,13 +306,14 @@ pub(crate) async fn batch_get(State(p): State<MockPlatform>, body: Bytes) -> WxR
         .values()
         .filter(|m| m.kind == kind || (kind == MediaKind::Image && m.kind == MediaKind::Thumb))
         .collect();
-    all.sort_by(|a, b| b.seq.cmp(&a.seq));
+    all.sort_by_key(|x| std::cmp::Reverse(x.seq));
     let items: Vec<Value> = all
         .iter()
         .skip(offset)
         .take(count)
         .map(|m| {
-            let mut item = json!({ "media_id": m.media_id, "name": m.name, "update_time": m.update_time });
+            let mut item =
+                json!({ "media_id": m.media_id, "name": m.name, "update_time": m.update_time });
             if let Some(url) = &m.url {
                 item["url"] = json!(url);
             }

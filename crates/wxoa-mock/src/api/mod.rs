@@ -77,20 +77,20 @@ use serde_json::Value;
 
 pub use control::{Injection, MockStats, RidRecord, TokenFetches};
 pub use draft::MockDraft;
+pub use errors::errmsg;
 pub use inspect::Delay;
 pub use kf::MockKf;
 pub use mass::{CLIENTMSGID_WINDOW_SECS, MassJob};
 pub use material::MockMaterial;
-pub use publish::{PublishJob, PublishedPost};
-pub use subscribe::{DEMO_SUBSCRIBE_TEMPLATE_ID, SubscribeSent};
-pub use errors::errmsg;
 pub use media::{MediaKind, StoredMedia};
+pub use publish::{PublishJob, PublishedPost};
 pub use qrcode::QrCode;
 pub use state::{
     Clock, DEFAULT_CUSTOM_QUOTA, DEFAULT_CUSTOM_WINDOW, DEFAULT_DAILY_TOKEN_LIMIT,
     DEFAULT_FOLLOWER_PAGE_SIZE, DEFAULT_TOKEN_OVERLAP, ManualClock, MockConfig, MockPlatform,
     OutboxKind, OutboxMessage, SystemClock, TOKEN_TTL_SECS,
 };
+pub use subscribe::{DEMO_SUBSCRIBE_TEMPLATE_ID, SubscribeSent};
 pub use template::{DEMO_TEMPLATE_ID, MockTemplate};
 pub use user::{Follower, UserEvent};
 
@@ -293,10 +293,16 @@ impl MockPlatform {
             .route("/cgi-bin/freepublish/submit", write(publish::submit))
             .route("/cgi-bin/freepublish/get", write(publish::get_status))
             .route("/cgi-bin/freepublish/batchget", write(publish::batch_get))
-            .route("/cgi-bin/freepublish/getarticle", write(publish::get_article))
+            .route(
+                "/cgi-bin/freepublish/getarticle",
+                write(publish::get_article),
+            )
             .route("/cgi-bin/freepublish/delete", write(publish::delete))
             .route("/cgi-bin/material/add_material", write(material::add))
-            .route("/cgi-bin/material/get_material", write(material::get_material))
+            .route(
+                "/cgi-bin/material/get_material",
+                write(material::get_material),
+            )
             .route("/cgi-bin/material/del_material", write(material::delete))
             .route("/cgi-bin/material/get_materialcount", read(material::count))
             .route(
@@ -320,7 +326,10 @@ impl MockPlatform {
             .route("/cgi-bin/customservice/getkflist", read(kf::list))
             .route("/cgi-bin/customservice/getonlinekflist", read(kf::online))
             .route("/cgi-bin/tags/members/getblacklist", write(blacklist::list))
-            .route("/cgi-bin/tags/members/batchblacklist", write(blacklist::black))
+            .route(
+                "/cgi-bin/tags/members/batchblacklist",
+                write(blacklist::black),
+            )
             .route(
                 "/cgi-bin/tags/members/batchunblacklist",
                 write(blacklist::unblack),
@@ -329,7 +338,10 @@ impl MockPlatform {
             .route("/cgi-bin/shorten/fetch", write(shorten::fetch))
             .route("/datacube/getusersummary", write(datacube::user_summary))
             .route("/datacube/getusercumulate", write(datacube::user_cumulate))
-            .route("/datacube/getarticlesummary", write(datacube::article_summary))
+            .route(
+                "/datacube/getarticlesummary",
+                write(datacube::article_summary),
+            )
             .route("/datacube/getarticletotal", write(datacube::article_total))
             .route("/datacube/getuserread", write(datacube::user_read))
             .route("/datacube/getusershare", write(datacube::user_share))

@@ -57,7 +57,7 @@ pub(crate) struct Publishing {
 impl Publishing {
     fn newest_first(&self) -> Vec<&PublishedPost> {
         let mut all: Vec<&PublishedPost> = self.posts.values().collect();
-        all.sort_by(|a, b| b.seq.cmp(&a.seq));
+        all.sort_by_key(|x| std::cmp::Reverse(x.seq));
         all
     }
 
@@ -113,7 +113,9 @@ pub(crate) async fn get_status(State(p): State<MockPlatform>, body: Bytes) -> Wx
     if job.publish_status == 1 && job.article_id.is_none() {
         // The first poll sees the job running; it completes right after.
         job.article_id = Some(String::new());
-        return Ok(ok_with(json!({ "publish_id": publish_id, "publish_status": 1, "fail_idx": [] })));
+        return Ok(ok_with(
+            json!({ "publish_id": publish_id, "publish_status": 1, "fail_idx": [] }),
+        ));
     }
     if job.publish_status == 1 {
         let article_id = random_string(40);

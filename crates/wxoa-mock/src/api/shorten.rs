@@ -24,7 +24,10 @@ pub(crate) async fn generate(State(p): State<MockPlatform>, body: Bytes) -> WxRe
     let v = json_body(&body)?;
     let data = str_field(&v, "long_data").unwrap_or_default();
     if data.is_empty() || data.len() > 4096 {
-        return Err(WxError::with_msg(40097, "invalid args: long_data must be 1 to 4096 bytes"));
+        return Err(WxError::with_msg(
+            40097,
+            "invalid args: long_data must be 1 to 4096 bytes",
+        ));
     }
     let expire = int_field(&v, "expire_seconds").unwrap_or(MAX_EXPIRE);
     if !(1..=MAX_EXPIRE).contains(&expire) {

@@ -75,7 +75,10 @@ pub(crate) async fn send(State(p): State<MockPlatform>, body: Bytes) -> WxResult
     for (k, d) in data {
         let value = str_field(d, "value").ok_or_else(|| WxError::new(47003))?;
         if k.starts_with("thing") && value.chars().count() > 20 {
-            return Err(WxError::with_msg(47003, format!("argument invalid! data.{k}.value")));
+            return Err(WxError::with_msg(
+                47003,
+                format!("argument invalid! data.{k}.value"),
+            ));
         }
     }
     let key = (touser.clone(), template_id.clone());

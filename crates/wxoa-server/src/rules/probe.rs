@@ -126,7 +126,10 @@ pub fn event_message(event: &str, event_key: Option<&str>) -> Inbound {
                         n("count", 1),
                         Nest(
                             "item",
-                            vec![n("idx", 1), s("article_url", "https://mp.weixin.qq.com/s/probe")],
+                            vec![
+                                n("idx", 1),
+                                s("article_url", "https://mp.weixin.qq.com/s/probe"),
+                            ],
                         ),
                     ],
                 ),
@@ -134,8 +137,12 @@ pub fn event_message(event: &str, event_key: Option<&str>) -> Inbound {
         )),
         "subscribe_msg_popup_event" | "subscribe_msg_change_event" | "subscribe_msg_sent_event" => {
             let section = match event {
-                e if e.eq_ignore_ascii_case("subscribe_msg_popup_event") => "SubscribeMsgPopupEvent",
-                e if e.eq_ignore_ascii_case("subscribe_msg_change_event") => "SubscribeMsgChangeEvent",
+                e if e.eq_ignore_ascii_case("subscribe_msg_popup_event") => {
+                    "SubscribeMsgPopupEvent"
+                }
+                e if e.eq_ignore_ascii_case("subscribe_msg_change_event") => {
+                    "SubscribeMsgChangeEvent"
+                }
                 _ => "SubscribeMsgSentEvent",
             };
             fields.push(Nest(

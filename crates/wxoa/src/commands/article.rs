@@ -162,7 +162,10 @@ pub(crate) fn image_sources(html: &str) -> Vec<String> {
 
 /// Whether an image `src` is a local file (not a URL).
 pub(crate) fn is_local(src: &str) -> bool {
-    !(src.starts_with("http://") || src.starts_with("https://") || src.starts_with("data:") || src.starts_with("//"))
+    !(src.starts_with("http://")
+        || src.starts_with("https://")
+        || src.starts_with("data:")
+        || src.starts_with("//"))
 }
 
 /// `html` with each `src="from"` replaced by its URL in `urls`.
@@ -263,7 +266,10 @@ mod tests {
         .unwrap();
         assert_eq!(many.len(), 2);
         let err = parse("title = \"T\"\ncover = \"c.jpg\"\n").unwrap_err();
-        assert!(format!("{err:#}").contains("exactly one of body"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("exactly one of body"),
+            "{err:#}"
+        );
         let err = parse("title = \"T\"\nmarkdown = \"x\"\n").unwrap_err();
         assert!(format!("{err:#}").contains("cover"), "{err:#}");
         assert!(parse("title = \"T\"\ncover = \"c\"\nmarkdown = \"x\"\ncolour = 1\n").is_err());
@@ -271,13 +277,17 @@ mod tests {
 
     #[test]
     fn markdown_renders_and_local_images_are_found_and_replaced() {
-        let html = markdown_to_html("# 标题\n\n![图](img/a.png) ![远](https://x/y.png) ![图](img/a.png)");
+        let html =
+            markdown_to_html("# 标题\n\n![图](img/a.png) ![远](https://x/y.png) ![图](img/a.png)");
         assert!(html.contains("<h1>标题</h1>"), "{html}");
         let srcs = image_sources(&html);
         assert_eq!(srcs, vec!["img/a.png", "https://x/y.png"]);
         assert!(is_local(&srcs[0]) && !is_local(&srcs[1]));
         let urls = HashMap::from([("img/a.png".to_owned(), "http://mmbiz.qpic.cn/a".to_owned())]);
         let out = replace_sources(&html, &urls);
-        assert!(!out.contains("img/a.png") && out.matches("http://mmbiz.qpic.cn/a").count() == 2, "{out}");
+        assert!(
+            !out.contains("img/a.png") && out.matches("http://mmbiz.qpic.cn/a").count() == 2,
+            "{out}"
+        );
     }
 }

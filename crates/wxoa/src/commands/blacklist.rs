@@ -39,19 +39,21 @@ fn edit(args: &BlacklistEditArgs, add: bool) -> anyhow::Result<ExitCode> {
         let mut done = 0;
         for chunk in ids.chunks(MAX_BATCH) {
             if add {
-                client
-                    .blacklist_add(chunk)
-                    .await
-                    .with_context(|| format!("blacklisting (tags/members/batchblacklist; {done} done before)"))?;
+                client.blacklist_add(chunk).await.with_context(|| {
+                    format!("blacklisting (tags/members/batchblacklist; {done} done before)")
+                })?;
             } else {
-                client
-                    .blacklist_remove(chunk)
-                    .await
-                    .with_context(|| format!("unblacklisting (tags/members/batchunblacklist; {done} done before)"))?;
+                client.blacklist_remove(chunk).await.with_context(|| {
+                    format!("unblacklisting (tags/members/batchunblacklist; {done} done before)")
+                })?;
             }
             done += chunk.len();
         }
-        let verb = if add { "blacklisted" } else { "taken off the blacklist" };
+        let verb = if add {
+            "blacklisted"
+        } else {
+            "taken off the blacklist"
+        };
         println!("{done} follower(s) {verb}");
         Ok(ExitCode::SUCCESS)
     })

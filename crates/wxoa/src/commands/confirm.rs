@@ -26,8 +26,5 @@ pub(crate) fn confirm(yes: bool, action: &str, question: &str) -> anyhow::Result
         .lock()
         .read_line(&mut answer)
         .context("reading the confirmation")?;
-    Ok(matches!(
-        answer.trim().to_lowercase().as_str(),
-        "y" | "yes"
-    ))
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
 }

@@ -99,7 +99,13 @@ pub(crate) fn run(args: &DatacubeArgs) -> anyhow::Result<ExitCode> {
             let part = client
                 .datacube(report, &begin, &end)
                 .await
-                .with_context(|| format!("reading {} for {begin}..{end} ({})", report.name(), report.path()))?;
+                .with_context(|| {
+                    format!(
+                        "reading {} for {begin}..{end} ({})",
+                        report.name(),
+                        report.path()
+                    )
+                })?;
             rows.extend(part);
         }
         let csv = to_csv(report, &rows)?;
@@ -139,10 +145,9 @@ mod tests {
 
     #[test]
     fn csv_has_documented_columns_then_extras() {
-        let row: Row = serde_json::from_str(
-            r#"{"ref_date":"2024-01-01","cumulate_user":5,"new_field":"x"}"#,
-        )
-        .unwrap();
+        let row: Row =
+            serde_json::from_str(r#"{"ref_date":"2024-01-01","cumulate_user":5,"new_field":"x"}"#)
+                .unwrap();
         let csv = String::from_utf8(to_csv(Report::UserCumulate, &[row]).unwrap()).unwrap();
         assert_eq!(csv, "ref_date,cumulate_user,new_field\n2024-01-01,5,x\n");
         assert!(report("nope").is_err());

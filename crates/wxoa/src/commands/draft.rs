@@ -80,7 +80,10 @@ fn list(args: &DraftListArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&all).context("formatting")?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&all).context("formatting")?
+            );
             return Ok(ExitCode::SUCCESS);
         }
         if all.is_empty() {
@@ -127,7 +130,10 @@ fn get(args: &DraftIdArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("reading draft {} (draft/get)", args.media_id))?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&articles).context("formatting")?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&articles).context("formatting")?
+            );
         } else {
             print!("{}", describe(&articles));
         }

@@ -100,7 +100,10 @@ fn send(args: &MassSendArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("mass-sending {}", msg.content.summary()))?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&sent).context("formatting")?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&sent).context("formatting")?
+            );
         } else if sent.already_sent {
             println!(
                 "already sent: the platform has job {} with clientmsgid {}; nothing was sent again (give another --client-msg-id to send the same content again)",
@@ -145,7 +148,10 @@ fn status(args: &MassIdArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("reading mass job {} (message/mass/get)", args.msg_id))?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&st).context("formatting")?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&st).context("formatting")?
+            );
         } else {
             println!("{} {}", st.msg_id, st.msg_status);
         }
@@ -186,7 +192,10 @@ fn speed(args: &MassSpeedArgs) -> anyhow::Result<ExitCode> {
             .mass_speed()
             .await
             .context("reading the mass speed (message/mass/speed/get)")?;
-        println!("speed level {} ({} 万 messages a minute)", s.speed, s.realspeed);
+        println!(
+            "speed level {} ({} 万 messages a minute)",
+            s.speed, s.realspeed
+        );
         Ok(ExitCode::SUCCESS)
     })
 }

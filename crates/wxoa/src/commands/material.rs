@@ -54,15 +54,19 @@ pub(crate) fn kind_for(kind: Option<&str>, file: &Path) -> anyhow::Result<Materi
         .and_then(|e| e.to_str())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    [MaterialType::Image, MaterialType::Voice, MaterialType::Video]
-        .into_iter()
-        .find(|t| t.extensions().contains(&ext.as_str()))
-        .with_context(|| {
-            format!(
-                "cannot tell the type of {} from its extension; pass --type",
-                file.display()
-            )
-        })
+    [
+        MaterialType::Image,
+        MaterialType::Voice,
+        MaterialType::Video,
+    ]
+    .into_iter()
+    .find(|t| t.extensions().contains(&ext.as_str()))
+    .with_context(|| {
+        format!(
+            "cannot tell the type of {} from its extension; pass --type",
+            file.display()
+        )
+    })
 }
 
 /// The file as an upload, with a progress bar when it is large.
@@ -95,7 +99,9 @@ fn upload(args: &MaterialUploadArgs) -> anyhow::Result<ExitCode> {
             title: title.clone(),
             introduction: args.introduction.clone(),
         }),
-        (MaterialType::Video, None) => bail!("a video is uploaded with --title (and --introduction)"),
+        (MaterialType::Video, None) => {
+            bail!("a video is uploaded with --title (and --introduction)")
+        }
         _ => None,
     };
     let config = load_config(&args.config)?;
@@ -110,7 +116,10 @@ fn upload(args: &MaterialUploadArgs) -> anyhow::Result<ExitCode> {
         }
         let added = added?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&added).context("formatting")?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&added).context("formatting")?
+            );
         } else {
             println!("{} {}", kind.as_str(), added.media_id);
             if let Some(url) = &added.url {
@@ -145,7 +154,12 @@ async fn all_items(client: &Client, kind: MaterialType) -> anyhow::Result<Vec<Ma
         let page = client
             .material_list(kind, offset, MAX_PAGE)
             .await
-            .with_context(|| format!("listing {} materials (material/batchget_material)", kind.as_str()))?;
+            .with_context(|| {
+                format!(
+                    "listing {} materials (material/batchget_material)",
+                    kind.as_str()
+                )
+            })?;
         let n = page.item.len();
         all.extend(page.item);
         if n == 0 || all.len() >= page.total_count as usize {
@@ -156,13 +170,19 @@ async fn all_items(client: &Client, kind: MaterialType) -> anyhow::Result<Vec<Ma
 
 fn list(args: &MaterialListArgs) -> anyhow::Result<ExitCode> {
     let Some(kind) = MaterialType::parse(&args.kind).filter(|k| *k != MaterialType::Thumb) else {
-        bail!("--type {:?}: expected image, voice, video or news", args.kind);
+        bail!(
+            "--type {:?}: expected image, voice, video or news",
+            args.kind
+        );
     };
     let config = load_config(&args.config)?;
     with_client(&config, async |client| {
         let items = all_items(client, kind).await?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&items).context("formatting")?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&items).context("formatting")?
+            );
         } else {
             for i in &items {
                 println!("{}  {}  {}", i.media_id, i.update_time, i.name);
@@ -183,7 +203,10 @@ fn count(args: &MaterialCountArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("counting materials (material/get_materialcount)")?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&c).context("formatting")?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&c).context("formatting")?
+            );
         } else {
             println!(
                 "image {}\nvoice {}\nvideo {}\nnews {}",
@@ -202,7 +225,9 @@ fn download_json(d: &MaterialDownload) -> Option<serde_json::Value> {
             title,
             description,
             down_url,
-        } => Some(serde_json::json!({ "title": title, "description": description, "down_url": down_url })),
+        } => Some(
+            serde_json::json!({ "title": title, "description": description, "down_url": down_url }),
+        ),
         MaterialDownload::News(articles) => Some(serde_json::json!({ "news_item": articles })),
     }
 }
@@ -210,10 +235,12 @@ fn download_json(d: &MaterialDownload) -> Option<serde_json::Value> {
 fn get(args: &MaterialGetArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.config)?;
     with_client(&config, async |client| {
-        let d = client
-            .material_get(&args.media_id)
-            .await
-            .with_context(|| format!("downloading material {} (material/get_material)", args.media_id))?;
+        let d = client.material_get(&args.media_id).await.with_context(|| {
+            format!(
+                "downloading material {} (material/get_material)",
+                args.media_id
+            )
+        })?;
         let bytes = match (&d, download_json(&d)) {
             (MaterialDownload::File { bytes, .. }, _) => bytes.clone(),
             (_, Some(json)) => {
@@ -253,7 +280,12 @@ fn delete(args: &MaterialDeleteArgs) -> anyhow::Result<ExitCode> {
         client
             .material_delete(&args.media_id)
             .await
-            .with_context(|| format!("deleting material {} (material/del_material)", args.media_id))?;
+            .with_context(|| {
+                format!(
+                    "deleting material {} (material/del_material)",
+                    args.media_id
+                )
+            })?;
         println!("material {} deleted", args.media_id);
         Ok(ExitCode::SUCCESS)
     })
@@ -284,7 +316,13 @@ pub(crate) fn export_path(dir: &Path, kind: MaterialType, item: &MaterialItem) -
     let safe_id: String = item
         .media_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     dir.join(kind.as_str()).join(format!("{safe_id}.{ext}"))
 }
@@ -293,7 +331,11 @@ fn export(args: &MaterialExportArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.config)?;
     with_client(&config, async |client| {
         let (mut fetched, mut skipped) = (0_usize, 0_usize);
-        for kind in [MaterialType::Image, MaterialType::Voice, MaterialType::Video] {
+        for kind in [
+            MaterialType::Image,
+            MaterialType::Voice,
+            MaterialType::Video,
+        ] {
             let items = all_items(client, kind).await?;
             let sub = args.dir.join(kind.as_str());
             std::fs::create_dir_all(&sub).with_context(|| format!("creating {}", sub.display()))?;
@@ -306,7 +348,11 @@ fn export(args: &MaterialExportArgs) -> anyhow::Result<ExitCode> {
                     continue;
                 }
                 let d = client.material_get(&item.media_id).await.with_context(|| {
-                    format!("downloading {} {} (material/get_material)", kind.as_str(), item.media_id)
+                    format!(
+                        "downloading {} {} (material/get_material)",
+                        kind.as_str(),
+                        item.media_id
+                    )
                 })?;
                 let bytes = match (&d, download_json(&d)) {
                     (MaterialDownload::File { bytes, .. }, _) => bytes.clone(),
@@ -331,9 +377,18 @@ mod tests {
 
     #[test]
     fn types_come_from_the_flag_or_the_extension() {
-        assert_eq!(kind_for(None, Path::new("a.JPG")).unwrap(), MaterialType::Image);
-        assert_eq!(kind_for(None, Path::new("a.mp3")).unwrap(), MaterialType::Voice);
-        assert_eq!(kind_for(Some("thumb"), Path::new("a.jpg")).unwrap(), MaterialType::Thumb);
+        assert_eq!(
+            kind_for(None, Path::new("a.JPG")).unwrap(),
+            MaterialType::Image
+        );
+        assert_eq!(
+            kind_for(None, Path::new("a.mp3")).unwrap(),
+            MaterialType::Voice
+        );
+        assert_eq!(
+            kind_for(Some("thumb"), Path::new("a.jpg")).unwrap(),
+            MaterialType::Thumb
+        );
         assert!(kind_for(None, Path::new("a.txt")).is_err());
         assert!(kind_for(Some("news"), Path::new("a.jpg")).is_err());
     }

@@ -46,7 +46,10 @@ fn describe(st: &PublishStatus) -> String {
 
 fn print_status(st: &PublishStatus, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(st).context("formatting")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(st).context("formatting")?
+        );
     } else {
         print!("{}", describe(st));
     }
@@ -110,7 +113,9 @@ fn status(args: &PublishStatusArgs) -> anyhow::Result<ExitCode> {
         let st = client
             .publish_status(&args.publish_id)
             .await
-            .with_context(|| format!("reading publish job {} (freepublish/get)", args.publish_id))?;
+            .with_context(|| {
+                format!("reading publish job {} (freepublish/get)", args.publish_id)
+            })?;
         print_status(&st, args.json)?;
         Ok(if st.publish_status.is_final() {
             exit_for(st.publish_status)
@@ -137,7 +142,10 @@ fn list(args: &PublishListArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&all).context("formatting")?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&all).context("formatting")?
+            );
             return Ok(ExitCode::SUCCESS);
         }
         if all.is_empty() {
@@ -145,7 +153,11 @@ fn list(args: &PublishListArgs) -> anyhow::Result<ExitCode> {
         }
         for post in &all {
             for a in &post.content.news_item {
-                let deleted = if a.is_deleted == Some(true) { "  (deleted)" } else { "" };
+                let deleted = if a.is_deleted == Some(true) {
+                    "  (deleted)"
+                } else {
+                    ""
+                };
                 println!(
                     "{}  {}  {}{deleted}",
                     post.article_id,

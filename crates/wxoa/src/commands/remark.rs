@@ -14,7 +14,12 @@ pub(crate) fn run(args: &RemarkArgs) -> anyhow::Result<ExitCode> {
         client
             .user_update_remark(&args.openid, &args.remark)
             .await
-            .with_context(|| format!("setting the remark of {} (user/info/updateremark)", args.openid))?;
+            .with_context(|| {
+                format!(
+                    "setting the remark of {} (user/info/updateremark)",
+                    args.openid
+                )
+            })?;
         println!("remark of {} set to {:?}", args.openid, args.remark);
         Ok(ExitCode::SUCCESS)
     })

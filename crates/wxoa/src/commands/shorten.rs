@@ -35,7 +35,10 @@ fn fetch(args: &ShortenFetchArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("reading short key {} (shorten/fetch)", args.short_key))?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&d).context("formatting")?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&d).context("formatting")?
+            );
         } else {
             println!("{}", d.long_data);
         }

@@ -24,7 +24,10 @@ fn templates(args: &SubscribeTemplatesArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("listing the subscribe templates (wxaapi/newtmpl/gettemplate)")?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&list).context("formatting")?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&list).context("formatting")?
+            );
             return Ok(ExitCode::SUCCESS);
         }
         if list.is_empty() {
@@ -57,10 +60,12 @@ fn send(args: &SubscribeSendArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("invalid subscribe message: {e}"))?;
     let config = load_config(&args.config)?;
     with_client(&config, async |client| {
-        client
-            .send_subscribe(&msg)
-            .await
-            .with_context(|| format!("sending subscribe message {} to {}", msg.template_id, msg.touser))?;
+        client.send_subscribe(&msg).await.with_context(|| {
+            format!(
+                "sending subscribe message {} to {}",
+                msg.template_id, msg.touser
+            )
+        })?;
         println!(
             "sent subscribe message to {} (the outcome arrives as a subscribe_msg_sent_event)",
             msg.touser
