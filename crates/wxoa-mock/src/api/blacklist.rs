@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::errors::{WxError, WxResult, ok, ok_with};
 use super::state::MockPlatform;
-use super::{json_body, str_field};
+use super::{json_body, str_field, str_list};
 
 /// Openids a page.
 const PAGE: usize = 10_000;
@@ -20,15 +20,7 @@ const PAGE: usize = 10_000;
 pub(crate) type Blacklist = BTreeSet<String>;
 
 fn openid_list(v: &Value) -> Result<Vec<String>, WxError> {
-    let list: Vec<String> = v
-        .get("openid_list")
-        .and_then(Value::as_array)
-        .map(|l| {
-            l.iter()
-                .filter_map(|o| o.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let list = str_list(v, "openid_list");
     if list.is_empty() || list.len() > 20 {
         return Err(WxError::new(40032));
     }

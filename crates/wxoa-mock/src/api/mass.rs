@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::errors::{WxError, WxResult, ok, ok_with};
 use super::media::MediaKind;
 use super::state::{MockPlatform, State as PlatformState};
-use super::{int_field, json_body, str_field};
+use super::{int_field, json_body, str_field, str_list};
 
 /// How long a clientmsgid is remembered (the platform keeps them about a day).
 pub const CLIENTMSGID_WINDOW_SECS: i64 = 24 * 3600;
@@ -98,15 +98,7 @@ fn check_content(s: &PlatformState, v: &Value) -> Result<String, WxError> {
             }
         }
         "image" => {
-            let ids: Vec<String> = part
-                .and_then(|c| c.get("media_ids"))
-                .and_then(Value::as_array)
-                .map(|l| {
-                    l.iter()
-                        .filter_map(|i| i.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let ids = part.map(|c| str_list(c, "media_ids")).unwrap_or_default();
             if ids.is_empty() {
                 return Err(WxError::new(44003));
             }
@@ -208,15 +200,7 @@ pub(crate) async fn send_list(State(p): State<MockPlatform>, body: Bytes) -> WxR
     let now = p.now();
     let mut s = p.lock();
     let msgtype = check_content(&s, &v)?;
-    let list: Vec<String> = v
-        .get("touser")
-        .and_then(Value::as_array)
-        .map(|l| {
-            l.iter()
-                .filter_map(|o| o.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let list = str_list(&v, "touser");
     if list.len() < 2 {
         return Err(WxError::new(40130));
     }

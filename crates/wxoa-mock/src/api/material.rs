@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::draft::{news_items, page_args};
 use super::errors::{WxError, WxResult, ok, ok_with};
-use super::media::MediaKind;
+use super::media::{self, MediaKind};
 use super::state::{MockPlatform, random_string};
 use super::{json_body, str_field};
 
@@ -86,10 +86,7 @@ fn extensions(kind: MediaKind) -> &'static [&'static str] {
 }
 
 fn extension(filename: &str) -> String {
-    filename
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default()
+    media::extension(filename).unwrap_or_default()
 }
 
 /// The `media` file and the text fields of a multipart upload.
@@ -235,17 +232,7 @@ pub(crate) async fn get_material(
 
 /// A material's bytes with its content type.
 pub(crate) fn file_response(m: &MockMaterial) -> Response {
-    let ct = match extension(&m.name).as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "bmp" => "image/bmp",
-        "mp3" => "audio/mpeg",
-        "amr" => "audio/amr",
-        "wav" => "audio/wav",
-        "mp4" => "video/mp4",
-        _ => "application/octet-stream",
-    };
+    let ct = media::content_type_for(&extension(&m.name));
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     if let Ok(cd) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", m.name)) {

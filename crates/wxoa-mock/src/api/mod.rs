@@ -468,6 +468,18 @@ pub(crate) fn str_field(v: &Value, name: &str) -> Option<String> {
     }
 }
 
+/// The strings of an array field of a JSON object (other items skipped; empty when absent).
+pub(crate) fn str_list(v: &Value, name: &str) -> Vec<String> {
+    v.get(name)
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|o| o.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// An integer field of a JSON object (strings holding an integer are accepted).
 pub(crate) fn int_field(v: &Value, name: &str) -> Option<i64> {
     match v.get(name)? {

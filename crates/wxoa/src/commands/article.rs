@@ -21,7 +21,9 @@ use regex::Regex;
 use serde::Deserialize;
 use wxoa_api::Client;
 use wxoa_api::draft::Article;
-use wxoa_api::material::{MaterialType, Upload};
+use wxoa_api::material::MaterialType;
+
+use crate::commands::material::read_upload;
 
 /// One article as written in the file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -179,16 +181,6 @@ pub(crate) fn replace_sources(html: &str, urls: &HashMap<String, String>) -> Str
     out
 }
 
-fn read_file(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("file")
-        .to_owned();
-    Ok((name, bytes))
-}
-
 /// Build the draft articles: render the bodies, upload local images and covers.
 pub(crate) async fn build(client: &Client, file: &ArticleFile) -> anyhow::Result<Vec<Article>> {
     let mut out = Vec::with_capacity(file.articles.len());
@@ -209,9 +201,8 @@ pub(crate) async fn build(client: &Client, file: &ArticleFile) -> anyhow::Result
             let url = match uploaded.get(&path) {
                 Some(u) => u.clone(),
                 None => {
-                    let (name, bytes) = read_file(&path)?;
                     let url = client
-                        .upload_article_image(Upload::new(name, bytes))
+                        .upload_article_image(read_upload(&path)?)
                         .await
                         .with_context(|| format!("uploading the image {}", path.display()))?;
                     uploaded.insert(path.clone(), url.clone());
@@ -225,9 +216,8 @@ pub(crate) async fn build(client: &Client, file: &ArticleFile) -> anyhow::Result
             (Some(id), _) => id.clone(),
             (None, Some(cover)) => {
                 let path = file.dir.join(cover);
-                let (name, bytes) = read_file(&path)?;
                 client
-                    .material_add(MaterialType::Image, Upload::new(name, bytes), None)
+                    .material_add(MaterialType::Image, read_upload(&path)?, None)
                     .await
                     .with_context(|| format!("uploading the cover {}", path.display()))?
                     .media_id

@@ -13,6 +13,7 @@ use crate::commands::api::with_client;
 use crate::commands::article::{ArticleFile, body_html, build, image_sources, is_local};
 use crate::commands::confirm::confirm;
 use crate::commands::load_config;
+use crate::commands::paging::all_pages;
 
 pub(crate) fn run(args: &DraftArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -66,19 +67,14 @@ fn add(args: &DraftAddArgs) -> anyhow::Result<ExitCode> {
 fn list(args: &DraftListArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.config)?;
     with_client(&config, async |client| {
-        let mut all = Vec::new();
-        loop {
-            let offset = u32::try_from(all.len()).unwrap_or(u32::MAX);
+        let all = all_pages(async |offset| {
             let page = client
                 .draft_list(offset, MAX_PAGE, !args.json)
                 .await
                 .context("listing the drafts (draft/batchget)")?;
-            let n = page.item.len();
-            all.extend(page.item);
-            if n == 0 || all.len() >= page.total_count as usize {
-                break;
-            }
-        }
+            Ok((page.item, page.total_count))
+        })
+        .await?;
         if args.json {
             println!(
                 "{}",

@@ -23,6 +23,7 @@ use crate::cli::{
 use crate::commands::api::with_client;
 use crate::commands::confirm::confirm;
 use crate::commands::load_config;
+use crate::commands::paging::all_pages;
 
 /// Uploads at least this large show a progress bar (on a terminal).
 const PROGRESS_THRESHOLD: usize = 512 * 1024;
@@ -69,16 +70,21 @@ pub(crate) fn kind_for(kind: Option<&str>, file: &Path) -> anyhow::Result<Materi
     })
 }
 
-/// The file as an upload, with a progress bar when it is large.
-fn upload_of(path: &Path) -> anyhow::Result<(Upload, Option<ProgressBar>)> {
+/// A file read as an upload (named after the file), without progress.
+pub(crate) fn read_upload(path: &Path) -> anyhow::Result<Upload> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("file")
         .to_owned();
-    let size = bytes.len();
-    let mut upload = Upload::new(name, bytes);
+    Ok(Upload::new(name, bytes))
+}
+
+/// The file as an upload, with a progress bar when it is large.
+fn upload_of(path: &Path) -> anyhow::Result<(Upload, Option<ProgressBar>)> {
+    let mut upload = read_upload(path)?;
+    let size = upload.bytes.len();
     if size < PROGRESS_THRESHOLD {
         return Ok((upload, None));
     }
@@ -148,9 +154,7 @@ fn uploadimg(args: &MaterialUploadimgArgs) -> anyhow::Result<ExitCode> {
 
 /// Every item of a type, page by page.
 async fn all_items(client: &Client, kind: MaterialType) -> anyhow::Result<Vec<MaterialItem>> {
-    let mut all = Vec::new();
-    loop {
-        let offset = u32::try_from(all.len()).unwrap_or(u32::MAX);
+    all_pages(async |offset| {
         let page = client
             .material_list(kind, offset, MAX_PAGE)
             .await
@@ -160,12 +164,9 @@ async fn all_items(client: &Client, kind: MaterialType) -> anyhow::Result<Vec<Ma
                     kind.as_str()
                 )
             })?;
-        let n = page.item.len();
-        all.extend(page.item);
-        if n == 0 || all.len() >= page.total_count as usize {
-            return Ok(all);
-        }
-    }
+        Ok((page.item, page.total_count))
+    })
+    .await
 }
 
 fn list(args: &MaterialListArgs) -> anyhow::Result<ExitCode> {

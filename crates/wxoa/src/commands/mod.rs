@@ -17,6 +17,7 @@ mod kf;
 mod mass;
 mod material;
 mod menu;
+mod paging;
 mod publish;
 mod qrcode;
 mod remark;

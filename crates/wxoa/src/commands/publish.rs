@@ -14,6 +14,7 @@ use crate::cli::{
 use crate::commands::api::with_client;
 use crate::commands::confirm::confirm;
 use crate::commands::load_config;
+use crate::commands::paging::all_pages;
 
 pub(crate) fn run(args: &PublishArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -128,19 +129,14 @@ fn status(args: &PublishStatusArgs) -> anyhow::Result<ExitCode> {
 fn list(args: &PublishListArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.config)?;
     with_client(&config, async |client| {
-        let mut all = Vec::new();
-        loop {
-            let offset = u32::try_from(all.len()).unwrap_or(u32::MAX);
+        let all = all_pages(async |offset| {
             let page = client
                 .published_list(offset, MAX_PAGE, !args.json)
                 .await
                 .context("listing the published posts (freepublish/batchget)")?;
-            let n = page.item.len();
-            all.extend(page.item);
-            if n == 0 || all.len() >= page.total_count as usize {
-                break;
-            }
-        }
+            Ok((page.item, page.total_count))
+        })
+        .await?;
         if args.json {
             println!(
                 "{}",
