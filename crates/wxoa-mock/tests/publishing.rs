@@ -520,3 +520,71 @@ async fn data_cube_checks_dates_and_counts_followers() {
         Err(ApiError::Validation(_))
     ));
 }
+
+/// A callback server that records each push body and answers `success`.
+async fn recording_server() -> (url::Url, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/wechat",
+        axum::routing::post(move |body: String| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body);
+                "success"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url =
+        url::Url::parse(&format!("http://{}/wechat", listener.local_addr().unwrap())).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn job_finish_events_reach_the_server() {
+    let s = setup().await;
+    three_followers(&s.mock);
+    let (url, mut pushes) = recording_server().await;
+    let config = wxoa_mock::driver::DriverConfig::new(url, "wxoatesttoken", APPID, "gh_wxoatest");
+    s.mock
+        .set_driver(wxoa_mock::driver::Driver::new(config).unwrap());
+    let wait = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>| {
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("a push within 10 s")
+            .expect("the server is up")
+    };
+
+    let draft = s
+        .client
+        .draft_add(&[article(&s, "周报").await])
+        .await
+        .unwrap();
+    let publish_id = s.client.publish_submit(&draft).await.unwrap();
+    let body = wait(&mut pushes).await;
+    assert!(
+        body.contains("PUBLISHJOBFINISH") && body.contains(&publish_id),
+        "{body}"
+    );
+    assert!(body.contains("<article_url>"), "{body}");
+    // With a server to tell, the job is over at once.
+    let st = s.client.publish_status(&publish_id).await.unwrap();
+    assert_eq!(st.publish_status, PublishState::Published);
+
+    let sent = s
+        .client
+        .mass_send(&MassMessage::new(
+            MassTarget::All,
+            MassContent::Text("hi".into()),
+        ))
+        .await
+        .unwrap();
+    let body = wait(&mut pushes).await;
+    assert!(body.contains("MASSSENDJOBFINISH"), "{body}");
+    assert!(
+        body.contains(&format!("<MsgID>{}</MsgID>", sent.msg_id)),
+        "{body}"
+    );
+    assert!(body.contains("<SentCount>3</SentCount>"), "{body}");
+}

@@ -6,13 +6,15 @@
 //! fewer than 2 40130, more than 10 000 40032; `clientmsgid` over 64 characters 45067; a
 //! `clientmsgid` seen within [`CLIENTMSGID_WINDOW_SECS`] 45065 with the first job's `msg_id`
 //! (nothing is sent again). A job is delivered at once to the subscribed followers it
-//! targets (`SEND_SUCCESS`). Preview: the follower must follow (40003 / 43004).
+//! targets (`SEND_SUCCESS`), and with a callback driver set `MASSSENDJOBFINISH` is pushed to
+//! the server with the counts. Preview: the follower must follow (40003 / 43004).
 
 use axum::body::Bytes;
 use axum::extract::State;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::announce::{announce, mass_finished};
 use super::errors::{WxError, WxResult, ok, ok_with};
 use super::media::MediaKind;
 use super::state::{MockPlatform, State as PlatformState};
@@ -190,7 +192,10 @@ pub(crate) async fn send_all(State(p): State<MockPlatform>, body: Bytes) -> WxRe
     .map(str::to_owned)
     .collect();
     let clientmsgid = check_clientmsgid(&s, &v, now)?;
+    let n = recipients.len() as u64;
     let (id, data) = record(&mut s, "sendall", msgtype, clientmsgid, recipients, now, v);
+    drop(s);
+    announce(&p, mass_finished(id, n));
     Ok(sent(id, data))
 }
 
@@ -212,7 +217,10 @@ pub(crate) async fn send_list(State(p): State<MockPlatform>, body: Bytes) -> WxR
         .filter(|o| s.followers.subscribed(o).is_ok())
         .collect();
     let clientmsgid = check_clientmsgid(&s, &v, now)?;
+    let n = recipients.len() as u64;
     let (id, data) = record(&mut s, "send", msgtype, clientmsgid, recipients, now, v);
+    drop(s);
+    announce(&p, mass_finished(id, n));
     Ok(sent(id, data))
 }
 

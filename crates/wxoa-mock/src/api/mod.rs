@@ -39,6 +39,7 @@
 //! 6. a pending [`Delay`] for the path holds the answer back (the call has taken effect);
 //! 7. every error answer is kept for `openapi/rid/get`.
 
+mod announce;
 mod blacklist;
 mod control;
 mod custom;

@@ -1,5 +1,8 @@
 //! 发布: `freepublish/submit`, `get`, `batchget`, `getarticle`, `delete`; a job is "publishing" on its first poll, then published.
 //!
+//! With a callback driver set ([`MockPlatform::set_driver`]), a submitted job is published at
+//! once and `PUBLISHJOBFINISH` is pushed to the server.
+//!
 //! Checks: an unknown draft 40007; an unknown publish_id 40097; an unknown article_id 53600.
 //! Publishing moves the draft out of the draft box into the published list (as the platform
 //! does), with an `article_id` and one URL per article.
@@ -11,9 +14,10 @@ use axum::extract::State;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::announce::{announce, publish_finished};
 use super::draft::{news_items, page_args, without_content};
 use super::errors::{WxError, WxResult, ok, ok_with};
-use super::state::{MockPlatform, random_string};
+use super::state::{MockPlatform, State as PlatformState, random_string};
 use super::{int_field, json_body, str_field};
 
 /// A publish job.
@@ -79,6 +83,7 @@ fn article_urls(article_id: &str, n: usize) -> Vec<Value> {
 pub(crate) async fn submit(State(p): State<MockPlatform>, body: Bytes) -> WxResult {
     let v = json_body(&body)?;
     let media_id = str_field(&v, "media_id").unwrap_or_default();
+    let has_driver = p.driver().is_some();
     let mut s = p.lock();
     let draft = s.drafts.get(&media_id)?.clone();
     s.publishing.next_id += 1;
@@ -93,9 +98,50 @@ pub(crate) async fn submit(State(p): State<MockPlatform>, body: Bytes) -> WxResu
             articles: draft.articles,
         },
     );
+    if has_driver {
+        // With a server to tell, the job finishes at once and PUBLISHJOBFINISH is pushed.
+        let now = p.now();
+        if let Some(info) = complete(&mut s, &publish_id, now) {
+            drop(s);
+            announce(&p, publish_finished(info));
+        }
+    }
     Ok(ok_with(
         json!({ "publish_id": publish_id, "msg_data_id": 2_247_483_647_u64 + 7 }),
     ))
+}
+
+/// Finish publish job `publish_id` (published): the post is created and the draft leaves
+/// the draft box. Returns the `PUBLISHJOBFINISH` fields, or `None` if the job is unknown or over.
+fn complete(s: &mut PlatformState, publish_id: &str, now: i64) -> Option<Value> {
+    let job = s.publishing.jobs.get_mut(publish_id)?;
+    if job.publish_status != 1 {
+        return None;
+    }
+    let article_id = random_string(40);
+    job.publish_status = 0;
+    job.article_id = Some(article_id.clone());
+    let articles = job.articles.clone();
+    let media_id = job.media_id.clone();
+    s.drafts.by_id.remove(&media_id);
+    s.publishing.next_id += 1;
+    let seq = s.publishing.next_id;
+    let n = articles.len();
+    s.publishing.posts.insert(
+        article_id.clone(),
+        PublishedPost {
+            article_id: article_id.clone(),
+            articles,
+            update_time: now,
+            seq,
+        },
+    );
+    Some(json!({
+        "publish_id": publish_id,
+        "publish_status": 0,
+        "article_id": article_id,
+        "article_detail": { "count": n, "item": article_urls(&article_id, n) },
+    }))
 }
 
 /// `POST /cgi-bin/freepublish/get` `{"publish_id"}`: 1 (publishing) on the first poll, then 0.
@@ -117,23 +163,10 @@ pub(crate) async fn get_status(State(p): State<MockPlatform>, body: Bytes) -> Wx
             json!({ "publish_id": publish_id, "publish_status": 1, "fail_idx": [] }),
         ));
     }
-    if job.publish_status == 1 {
-        let article_id = random_string(40);
-        job.publish_status = 0;
-        job.article_id = Some(article_id.clone());
-        s.drafts.by_id.remove(&job.media_id);
-        s.publishing.next_id += 1;
-        let seq = s.publishing.next_id;
-        s.publishing.posts.insert(
-            article_id.clone(),
-            PublishedPost {
-                article_id,
-                articles: job.articles.clone(),
-                update_time: now,
-                seq,
-            },
-        );
-    }
+    complete(s, &publish_id, now);
+    let Some(job) = s.publishing.jobs.get(&publish_id) else {
+        return Err(WxError::new(40097));
+    };
     let article_id = job.article_id.clone().unwrap_or_default();
     let n = job.articles.len();
     Ok(ok_with(json!({
