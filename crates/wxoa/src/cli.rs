@@ -490,6 +490,8 @@ pub(crate) enum DraftCommand {
     /// Make a draft from an article file (TOML: title, author, digest, cover, body = "post.md"
     /// or "post.html"); the cover and the body's local images are uploaded.
     Add(DraftAddArgs),
+    /// Replace articles of a draft from an article file (its first article at --index).
+    Update(DraftUpdateArgs),
     /// List the drafts, newest first.
     List(DraftListArgs),
     /// Show one draft's articles.
@@ -512,6 +514,20 @@ pub(crate) struct DraftAddArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DraftUpdateArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The draft's media_id.
+    pub(crate) media_id: String,
+    /// The article file (TOML), as for `draft add`.
+    pub(crate) file: PathBuf,
+    /// Position (from 0) of the first article replaced; the file's next articles replace the
+    /// ones after it.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) index: u32,
 }
 
 #[derive(Debug, Args)]

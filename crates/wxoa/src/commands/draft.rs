@@ -7,7 +7,7 @@ use wxoa_api::draft::{Article, MAX_PAGE};
 
 use crate::cli::{
     DraftAddArgs, DraftArgs, DraftCommand, DraftCountArgs, DraftDeleteArgs, DraftIdArgs,
-    DraftListArgs,
+    DraftListArgs, DraftUpdateArgs,
 };
 use crate::commands::api::with_client;
 use crate::commands::article::{ArticleFile, body_html, build, image_sources, is_local};
@@ -18,6 +18,7 @@ use crate::commands::paging::all_pages;
 pub(crate) fn run(args: &DraftArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         DraftCommand::Add(a) => add(a),
+        DraftCommand::Update(a) => update(a),
         DraftCommand::List(a) => list(a),
         DraftCommand::Get(a) => get(a),
         DraftCommand::Delete(a) => delete(a),
@@ -60,6 +61,32 @@ fn add(args: &DraftAddArgs) -> anyhow::Result<ExitCode> {
                 articles.len()
             );
         }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn update(args: &DraftUpdateArgs) -> anyhow::Result<ExitCode> {
+    let file = ArticleFile::load(&args.file)?;
+    let config = load_config(&args.config)?;
+    with_client(&config, async |client| {
+        let articles = build(client, &file).await?;
+        for (index, article) in (args.index..).zip(&articles) {
+            client
+                .draft_update(&args.media_id, index, article)
+                .await
+                .with_context(|| {
+                    format!(
+                        "replacing article {index} of draft {} (draft/update)",
+                        args.media_id
+                    )
+                })?;
+        }
+        println!(
+            "draft {}: {} article(s) replaced from index {}",
+            args.media_id,
+            articles.len(),
+            args.index
+        );
         Ok(ExitCode::SUCCESS)
     })
 }
