@@ -505,6 +505,18 @@ async fn data_cube_checks_dates_and_counts_followers() {
         .await
         .unwrap();
     assert_eq!(cumulate[0]["cumulate_user"], 1);
+    for report in Report::ALL {
+        let rows = s
+            .client
+            .datacube(report, "2023-11-14", "2023-11-14")
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", report.name()));
+        assert!(
+            rows.iter().all(|r| r["ref_date"] == "2023-11-14"),
+            "{}",
+            report.name()
+        );
+    }
     // Today is not over yet: the platform's 61501.
     let today = s
         .client
