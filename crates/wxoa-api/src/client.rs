@@ -401,12 +401,54 @@ pub(crate) const TOKEN_BUSY_RETRIES: u32 = 2;
 pub(crate) enum Body {
     Empty,
     Json(Vec<u8>),
-    /// A multipart form with one file in the field `media`.
+    /// A multipart form with one file in the field `media`, and text fields (e.g. a video's
+    /// `description`).
     Media {
         filename: String,
         content_type: String,
         bytes: Vec<u8>,
+        fields: Vec<(String, String)>,
+        progress: Option<Progress>,
     },
+}
+
+/// Told the number of file bytes handed to the connection so far, as an upload goes.
+#[derive(Clone)]
+pub struct Progress(pub(crate) Arc<dyn Fn(u64) + Send + Sync>);
+
+impl Progress {
+    /// Call `report` with the bytes sent so far (a running total) as the upload goes.
+    pub fn new(report: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(report))
+    }
+}
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
+
+/// Chunk size of a streamed upload (one progress report each).
+const UPLOAD_CHUNK: usize = 64 * 1024;
+
+/// The file of a multipart upload: streamed in chunks reporting progress, or in one piece.
+fn upload_part(bytes: &[u8], progress: Option<&Progress>) -> reqwest::multipart::Part {
+    let Some(progress) = progress.cloned() else {
+        return reqwest::multipart::Part::bytes(bytes.to_vec());
+    };
+    let total = bytes.len() as u64;
+    let chunks: Vec<bytes::Bytes> = bytes
+        .chunks(UPLOAD_CHUNK)
+        .map(bytes::Bytes::copy_from_slice)
+        .collect();
+    let mut sent = 0_u64;
+    let stream = futures_util::stream::iter(chunks.into_iter().map(move |chunk| {
+        sent += chunk.len() as u64;
+        (progress.0)(sent);
+        Ok::<_, std::io::Error>(chunk)
+    }));
+    reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), total)
 }
 
 /// API calls made, by `endpoint` (the path) and `errcode` (`0`, a platform code, or
@@ -637,14 +679,20 @@ impl Inner {
                 filename,
                 content_type,
                 bytes,
+                fields,
+                progress,
             } => {
-                let part = reqwest::multipart::Part::bytes(bytes.clone())
+                let part = upload_part(bytes, progress.as_ref())
                     .file_name(filename.clone())
                     .mime_str(content_type)
                     .map_err(|e| {
                         ApiError::Validation(format!("bad content type `{content_type}`: {e}"))
                     })?;
-                rb.multipart(reqwest::multipart::Form::new().part("media", part))
+                let mut form = reqwest::multipart::Form::new().part("media", part);
+                for (name, value) in fields {
+                    form = form.text(name.clone(), value.clone());
+                }
+                rb.multipart(form)
             }
         };
         // Never log the URL: its query carries the access_token (or the AppSecret).

@@ -25,6 +25,11 @@ pub(crate) fn opt_string_lenient<'de, D: Deserializer<'de>>(
     })
 }
 
+/// A string or a number → `String` (`""` when absent or of another type).
+pub(crate) fn string_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(opt_string_lenient(d)?.unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,6 +128,11 @@ static HINTS: &[Hint] = &[
     ),
     h(40008, "消息类型不合法。", "Invalid message type."),
     h(
+        40009,
+        "图片尺寸太大（图文消息内的图片 uploadimg 限 1MB，jpg/png）。",
+        "The image is too large (article images via uploadimg: at most 1 MB, jpg/png).",
+    ),
+    h(
         40013,
         "AppID 不合法：请核对配置中的 account.appid（公众号后台 → 设置与开发 → 基本配置）。",
         "Invalid AppID: check account.appid against 公众号后台 → 设置与开发 → 基本配置 (Settings and Development → Basic Configuration).",
@@ -190,6 +195,11 @@ static HINTS: &[Hint] = &[
         "Invalid OAuth refresh_token: restart the authorization.",
     ),
     h(
+        40032,
+        "openid 列表数量不合法：群发按 openid 发送需 2 到 10000 个；拉黑/取消拉黑一次最多 20 个。",
+        "Invalid openid list size: a mass send by openid takes 2 to 10 000; black/unblack at most 20 a call.",
+    ),
+    h(
         40033,
         "请求中包含 \\uxxxx 转义字符：请求体必须是未转义的 UTF-8（本客户端始终如此发送）。",
         "The request contained \\uxxxx escapes; bodies must be raw UTF-8 (this client always sends them so).",
@@ -210,9 +220,19 @@ static HINTS: &[Hint] = &[
         "Invalid button url domain.",
     ),
     h(
+        40097,
+        "参数不合法：请对照接口文档检查字段取值（例如草稿的 index、发布的 publish_id、短 key）。",
+        "Invalid arguments: check the field values against the API docs (a draft index, a publish_id, a short key, ...).",
+    ),
+    h(
         40125,
         "AppSecret 不合法：请在 公众号后台 → 设置与开发 → 基本配置 核对或重置 AppSecret，并更新配置（建议用环境变量 WXOA_ACCOUNT__SECRET）。",
         "Invalid AppSecret: check or reset it in 公众号后台 → 设置与开发 → 基本配置 (Basic Configuration) and update the config (preferably the WXOA_ACCOUNT__SECRET environment variable).",
+    ),
+    h(
+        40130,
+        "群发按 openid 发送至少需要 2 个 openid；只发给一个人请用预览接口（wxoa mass preview）。",
+        "A mass send by openid needs at least 2 openids; to send to one follower use preview (wxoa mass preview).",
     ),
     h(
         40163,
@@ -248,6 +268,11 @@ static HINTS: &[Hint] = &[
         41005,
         "缺少多媒体文件数据（表单字段应为 media）。",
         "The media file is missing from the upload (form field `media`).",
+    ),
+    h(
+        41030,
+        "page 路径不正确：订阅通知跳转的小程序页面需已发布且存在。",
+        "Invalid page: the mini program page of a subscribe message must exist in the released version.",
     ),
     h(
         42001,
@@ -316,6 +341,11 @@ static HINTS: &[Hint] = &[
         "Outside the 48-hour window: 客服 messages can only be sent within 48 hours after the user messaged, clicked a menu, followed or scanned; use a template or subscription message instead.",
     ),
     h(
+        45028,
+        "群发次数已用完：订阅号每天 1 次，服务号每月 4 次（按北京时间计算）。",
+        "No mass-send quota left: a subscription account sends once a day, a service account 4 times a month (Beijing time).",
+    ),
+    h(
         45047,
         "本次互动窗口内的客服消息条数已用完（如 48 小时内 5 条），请等待用户下次互动。",
         "The 客服 message quota of this interaction window is used up (e.g. 5 within 48 hours): wait for the user's next action.",
@@ -334,6 +364,31 @@ static HINTS: &[Hint] = &[
         45064,
         "菜单中的小程序未与本公众号关联。",
         "The menu references a mini program not linked to this account.",
+    ),
+    h(
+        45065,
+        "相同 clientmsgid 已有群发任务：这条群发已经发过，不会重复发送（返回内容中有原任务的 msg_id）；要再次发送同样内容请换一个 clientmsgid。",
+        "A mass send with this clientmsgid already exists: it was sent before and is not sent again (the answer names the original msg_id); give another clientmsgid to send the same content again.",
+    ),
+    h(
+        45066,
+        "相同 clientmsgid 重试过快，请间隔 1 分钟后重试（wxoa 会自动等待）。",
+        "The same clientmsgid was retried too fast; retry after a minute (wxoa waits by itself).",
+    ),
+    h(
+        45067,
+        "clientmsgid 太长，最多 64 个字符。",
+        "The clientmsgid is too long (at most 64 characters).",
+    ),
+    h(
+        45083,
+        "群发速度 speed 必须是 0 到 4 的档位。",
+        "The mass send speed must be a level from 0 to 4.",
+    ),
+    h(
+        45084,
+        "没有设置群发速度 speed 参数。",
+        "The speed parameter is missing.",
     ),
     h(
         45157,
@@ -379,6 +434,11 @@ static HINTS: &[Hint] = &[
         "clear_quota is exhausted for this month (10 resets).",
     ),
     h(
+        49003,
+        "openid 不属于本公众号。",
+        "The openid does not belong to this account.",
+    ),
+    h(
         50001,
         "用户未授权该接口。",
         "The user has not authorized this API.",
@@ -389,6 +449,41 @@ static HINTS: &[Hint] = &[
         "The user is restricted (possibly banned).",
     ),
     h(
+        53404,
+        "账号已被限制带货能力，草稿中的商品卡片无法保存。",
+        "The account may not sell products: drafts with product cards cannot be saved.",
+    ),
+    h(
+        53405,
+        "草稿中插入的商品信息不合法。",
+        "The product information inserted in the draft is invalid.",
+    ),
+    h(
+        53406,
+        "请先开通带货能力再插入商品。",
+        "Enable product selling before inserting products.",
+    ),
+    h(
+        53503,
+        "该草稿未通过发布检查（内容或封面不合规），请在公众号后台打开草稿查看原因。",
+        "The draft failed the pre-publish check (content or cover); open it in the web console to see why.",
+    ),
+    h(
+        53504,
+        "需前往公众平台官网使用草稿（该草稿含有接口不支持的内容）。",
+        "The draft must be used in the web console (it holds content the API cannot publish).",
+    ),
+    h(
+        53505,
+        "请在公众号后台手动保存草稿成功后再发布。",
+        "Save the draft manually in the web console, then publish.",
+    ),
+    h(
+        53600,
+        "article_id 无效：不是本公众号已发布的文章。",
+        "Invalid article_id: not a post this account published.",
+    ),
+    h(
         61023,
         "第三方平台授权方 refresh_token 无效。",
         "The third-party platform's authorizer refresh_token is invalid.",
@@ -397,6 +492,16 @@ static HINTS: &[Hint] = &[
         61024,
         "该公众号的接口由第三方平台代为调用，不能直接使用 AppSecret 获取令牌（未经官方确认）。",
         "The account's API access appears to be delegated to a third-party platform, so the AppSecret cannot fetch tokens (unconfirmed by official docs).",
+    ),
+    h(
+        61500,
+        "日期格式错误，应为 YYYY-MM-DD。",
+        "Bad date format: use YYYY-MM-DD.",
+    ),
+    h(
+        61501,
+        "日期范围错误：结束日期最晚为昨天，且每个接口有最大跨度（用户分析 7 天、图文群发每日数据 1 天、图文统计 3 天、消息分析 7 天）。",
+        "Bad date range: the end date is yesterday at the latest, and each report has a maximum span (user 7 days, article summary 1 day, user read 3 days, messages 7 days).",
     ),
     h(65301, "个性化菜单不存在。", "No such conditional menu."),
     h(65302, "没有相应的用户。", "No such user."),
@@ -414,6 +519,54 @@ static HINTS: &[Hint] = &[
         65316,
         "菜单中的外部链接域名过多（最多 3 个）。",
         "Too many external domains in the menu (3 at most).",
+    ),
+    h(
+        65400,
+        "API 不可用：未开通新版客服功能，请在公众号后台开通（客服功能 → 开通）。",
+        "The API is unavailable: enable the new 客服 feature in the web console first.",
+    ),
+    h(65401, "无效的客服帐号。", "No such 客服 account."),
+    h(
+        65403,
+        "客服昵称不合法（1 到 16 个字符）。",
+        "Invalid 客服 nickname (1 to 16 characters).",
+    ),
+    h(
+        65404,
+        "客服帐号不合法：应为 前缀@公众号微信号，前缀最多 10 个字母或数字。",
+        "Invalid 客服 account: PREFIX@ACCOUNT, the prefix at most 10 letters or digits.",
+    ),
+    h(
+        65405,
+        "客服帐号数目已达上限（100 个）。",
+        "Too many 客服 accounts (at most 100).",
+    ),
+    h(65406, "客服帐号已存在。", "The 客服 account exists."),
+    h(
+        65407,
+        "邀请对象已经是本公众号的客服。",
+        "The invited user is already a 客服 of this account.",
+    ),
+    h(
+        65408,
+        "本公众号已经有一个邀请发给该微信号。",
+        "An invitation to this WeChat user is already pending.",
+    ),
+    h(65409, "无效的微信号。", "Invalid WeChat id."),
+    h(
+        65410,
+        "邀请对象绑定的公众号客服数已达上限。",
+        "The invited user is 客服 of too many accounts.",
+    ),
+    h(
+        65411,
+        "该客服帐号已有一个待确认的邀请，不能重复邀请。",
+        "This 客服 account has a pending invitation.",
+    ),
+    h(
+        65412,
+        "该客服帐号已经绑定微信号，不能再邀请。",
+        "This 客服 account is already bound to a WeChat user.",
     ),
     h(
         89501,

@@ -20,7 +20,10 @@
 //! - [`Clock`] (`clock.rs`): injectable time.
 //! - [`errcode`]: hints for the common error codes.
 //! - One module per endpoint family: [`menu`], [`custom`] (客服消息), [`template`], [`user`],
-//!   [`tags`], [`qrcode`], [`media`], [`misc`], [`jssdk`], [`oauth`].
+//!   [`tags`], [`qrcode`], [`media`], [`misc`], [`jssdk`], [`oauth`]; publishing: [`draft`]
+//!   (草稿箱), [`publish`] (发布), [`material`] (永久素材), [`mass`] (群发, idempotent by
+//!   `clientmsgid`); [`subscribe`] (订阅通知), [`kf`] (客服 accounts), [`blacklist`],
+//!   [`shorten`] (short keys), [`datacube`] (数据统计).
 //!
 //! # Retry rules
 //! | situation | what happens |
@@ -28,6 +31,7 @@
 //! | 40001 / 40014 / 42001 | failing token expired only if still stored, one fetch, the call retried once (sends included: the platform did nothing) |
 //! | `-1` on a read or idempotent write | retried after 1 s, 2 s, 4 s |
 //! | `-1` on a send (客服, template, QR create, upload, OAuth code) | returned at once, never sent twice |
+//! | a mass send whose answer is lost (timeout, 5xx, `-1`) | sent again with the same `clientmsgid`; the platform's 45065 "already sent" is reported as success with the first job's msg_id |
 //! | anything else | returned, with the hint when the code is known |
 
 mod client;
@@ -38,14 +42,23 @@ mod pct;
 mod token;
 mod token_store;
 
+pub mod blacklist;
 pub mod custom;
+pub mod datacube;
+pub mod draft;
 pub mod errcode;
 pub mod jssdk;
+pub mod kf;
+pub mod mass;
+pub mod material;
 pub mod media;
 pub mod menu;
 pub mod misc;
 pub mod oauth;
+pub mod publish;
 pub mod qrcode;
+pub mod shorten;
+pub mod subscribe;
 pub mod tags;
 pub mod template;
 pub mod user;
@@ -53,7 +66,7 @@ pub mod user;
 pub use client::{
     Client, ClientBuilder, DEFAULT_BACKOFF, DEFAULT_BASE_URL, DEFAULT_BUSY_RETRIES,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_POLL_INTERVAL, DEFAULT_LOCK_TTL, DEFAULT_OAUTH_BASE_URL,
-    DEFAULT_TIMEOUT, REFRESH_MARGIN_SECS,
+    DEFAULT_TIMEOUT, Progress, REFRESH_MARGIN_SECS,
 };
 pub use clock::{Clock, ManualClock, SystemClock, beijing_date};
 pub use error::ApiError;

@@ -86,7 +86,7 @@ pub enum MediaDownload {
     VideoUrl(String),
 }
 
-fn content_type_for(ext: &str) -> &'static str {
+pub(crate) fn content_type_for(ext: &str) -> &'static str {
     match ext {
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
@@ -94,6 +94,9 @@ fn content_type_for(ext: &str) -> &'static str {
         "amr" => "audio/amr",
         "mp3" => "audio/mpeg",
         "mp4" => "video/mp4",
+        "bmp" => "image/bmp",
+        "wav" => "audio/wav",
+        "wma" => "audio/x-ms-wma",
         _ => "application/octet-stream",
     }
 }
@@ -177,6 +180,8 @@ impl Client {
             filename: filename.to_owned(),
             content_type: content_type_for(&ext).to_owned(),
             bytes,
+            fields: Vec::new(),
+            progress: None,
         };
         self.inner.call(&req.never_repeat(), decode).await
     }

@@ -1189,3 +1189,72 @@ fn probe_events() {
     );
     assert_eq!(probe::PROBE_CREATE_TIME, sub.create_time);
 }
+
+#[test]
+fn publishing_and_subscription_events_are_routable() {
+    let set = rules(
+        r#"
+        [[rules]]
+        name = "published"
+        event = "PUBLISHJOBFINISH"
+        reply = { none = true }
+
+        [[rules]]
+        name = "mass done"
+        event = "MASSSENDJOBFINISH"
+        reply = { none = true }
+
+        [[rules]]
+        name = "subscribed"
+        event = "subscribe_msg_popup_event"
+        reply = { none = true }
+
+        [[rules]]
+        name = "sent"
+        event = "subscribe_msg_sent_event"
+        reply = { none = true }
+        "#,
+    );
+    for (event, rule) in [
+        ("PUBLISHJOBFINISH", "published"),
+        ("MASSSENDJOBFINISH", "mass done"),
+        ("subscribe_msg_popup_event", "subscribed"),
+        ("subscribe_msg_sent_event", "sent"),
+    ] {
+        assert_eq!(
+            hit(&set, &event_message(event, None)).as_deref(),
+            Some(rule),
+            "{event}"
+        );
+    }
+    assert_eq!(
+        hit(&set, &event_message("subscribe_msg_change_event", None)),
+        None
+    );
+    // The probes carry the fields the platform sends, so the events parse fully.
+    let publish = event_message("PUBLISHJOBFINISH", None);
+    let Some(Event::PublishJobFinish {
+        publish_status,
+        articles,
+        ..
+    }) = publish.event()
+    else {
+        panic!("not a publish event");
+    };
+    assert_eq!((*publish_status, articles.len()), (Some(0), 1));
+    let mass = event_message("MASSSENDJOBFINISH", None);
+    let Some(Event::MassSendJobFinish {
+        sent_count,
+        error_count,
+        ..
+    }) = mass.event()
+    else {
+        panic!("not a mass event");
+    };
+    assert_eq!((*sent_count, *error_count), (Some(75), Some(5)));
+    let popup = event_message("subscribe_msg_popup_event", None);
+    let Some(Event::SubscribeMsgPopup { items }) = popup.event() else {
+        panic!("not a popup event");
+    };
+    assert_eq!(items[0].subscribe_status, "accept");
+}

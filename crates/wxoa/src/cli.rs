@@ -64,6 +64,26 @@ pub(crate) enum Command {
     Qrcode(QrcodeArgs),
     /// Sign a page URL for the JS-SDK's `wx.config`.
     Jssdk(JssdkArgs),
+    /// Drafts (草稿箱): add an article from a TOML file (Markdown or HTML body), list, show, delete.
+    Draft(DraftArgs),
+    /// Publish a draft (发布), `--wait` for the outcome; list, show and delete published posts.
+    Publish(PublishArgs),
+    /// Mass messages (群发) to everyone, a tag or a list; preview, status, delete, speed.
+    Mass(MassArgs),
+    /// Permanent materials (永久素材): upload, list, count, download, delete, export.
+    Material(MaterialArgs),
+    /// Subscribe messages (订阅通知): the account's templates, send.
+    Subscribe(SubscribeArgs),
+    /// 客服 accounts: list, online, add, update, delete, invite a WeChat user.
+    Kf(KfArgs),
+    /// The blacklist (黑名单): list, add, remove followers.
+    Blacklist(BlacklistArgs),
+    /// Short keys: make one for a text, read one back.
+    Shorten(ShortenArgs),
+    /// Statistics (数据统计) as CSV: followers, articles, messages, by day.
+    Datacube(DatacubeArgs),
+    /// Set a follower's remark (备注名).
+    Remark(RemarkArgs),
     // --- end of outbound API commands ---
 
     // --- The platform on this machine: `mock` and `sim` ---
@@ -452,6 +472,591 @@ fn parse_expire(s: &str) -> Result<u32, String> {
         ));
     }
     u32::try_from(secs).map_err(|_| format!("{s:?} is too long"))
+}
+
+// =============================================================================================
+// Publishing and the rest of the outbound API: drafts, publish, mass, materials, subscribe
+// messages, 客服 accounts, blacklist, short keys, statistics, remarks.
+// =============================================================================================
+
+#[derive(Debug, Args)]
+pub(crate) struct DraftArgs {
+    #[command(subcommand)]
+    pub(crate) command: DraftCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DraftCommand {
+    /// Make a draft from an article file (TOML: title, author, digest, cover, body = "post.md"
+    /// or "post.html"); the cover and the body's local images are uploaded.
+    Add(DraftAddArgs),
+    /// Replace articles of a draft from an article file (its first article at --index).
+    Update(DraftUpdateArgs),
+    /// List the drafts, newest first.
+    List(DraftListArgs),
+    /// Show one draft's articles.
+    Get(DraftIdArgs),
+    /// Delete a draft.
+    Delete(DraftDeleteArgs),
+    /// Print the number of drafts.
+    Count(DraftCountArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DraftAddArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The article file (TOML); `[[articles]]` tables make a draft of several articles.
+    pub(crate) file: PathBuf,
+    /// Print the HTML that would be sent and upload nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DraftUpdateArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The draft's media_id.
+    pub(crate) media_id: String,
+    /// The article file (TOML), as for `draft add`.
+    pub(crate) file: PathBuf,
+    /// Position (from 0) of the first article replaced; the file's next articles replace the
+    /// ones after it.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) index: u32,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DraftListArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Print the drafts as JSON (with their articles).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DraftIdArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The draft's media_id.
+    pub(crate) media_id: String,
+    /// Print the articles as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DraftDeleteArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The draft's media_id.
+    pub(crate) media_id: String,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DraftCountArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct PublishArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<PublishCommand>,
+    #[command(flatten)]
+    pub(crate) submit: PublishSubmitArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishSubmitArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The draft's media_id.
+    pub(crate) draft_id: Option<String>,
+    /// Wait until the job is over and print the articles' URLs (exit 1 unless published).
+    #[arg(long)]
+    pub(crate) wait: bool,
+    /// Seconds between two polls with --wait.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) interval: u64,
+    /// Give up waiting after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub(crate) timeout: u64,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PublishCommand {
+    /// Where a publish job stands.
+    Status(PublishStatusArgs),
+    /// List the published posts, newest first.
+    List(PublishListArgs),
+    /// Delete a published post (or one article of it).
+    Delete(PublishDeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishStatusArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The publish_id `wxoa publish` printed.
+    pub(crate) publish_id: String,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishListArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Print the posts as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishDeleteArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The post's article_id.
+    pub(crate) article_id: String,
+    /// Only this article (from 1); by default the whole post.
+    #[arg(long)]
+    pub(crate) index: Option<u32>,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MassArgs {
+    #[command(subcommand)]
+    pub(crate) command: MassCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MassCommand {
+    /// Send to every follower, a tag or an openid list (asks first; sent once even if retried).
+    Send(MassSendArgs),
+    /// Send the content to one follower only, to check it.
+    Preview(MassPreviewArgs),
+    /// Where a mass job stands.
+    Status(MassIdArgs),
+    /// Delete the articles of a sent mpnews / video job.
+    Delete(MassDeleteArgs),
+    /// Show the send speed, or set it (0 fastest … 4).
+    Speed(MassSpeedArgs),
+}
+
+/// What a mass message says (exactly one).
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct MassContentArgs {
+    /// A draft's media_id (图文, mpnews).
+    #[arg(long)]
+    pub(crate) draft: Option<String>,
+    /// A text.
+    #[arg(long)]
+    pub(crate) text: Option<String>,
+    /// Permanent image materials (1 to 8).
+    #[arg(long, num_args = 1..=8)]
+    pub(crate) image: Vec<String>,
+    /// A permanent voice material.
+    #[arg(long)]
+    pub(crate) voice: Option<String>,
+    /// A video media_id (mpvideo).
+    #[arg(long)]
+    pub(crate) video: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MassSendArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    #[command(flatten)]
+    pub(crate) content: MassContentArgs,
+    /// Every follower.
+    #[arg(long, conflicts_with_all = ["tag", "to"], required_unless_present_any = ["tag", "to"])]
+    pub(crate) all: bool,
+    /// The followers with this tag id.
+    #[arg(long, conflicts_with = "to")]
+    pub(crate) tag: Option<i64>,
+    /// These openids (2 to 10 000; repeat or separate with commas).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub(crate) to: Vec<String>,
+    /// Your idempotency key (default: derived from the content and the recipients, so the
+    /// same message to the same followers is never sent twice).
+    #[arg(long)]
+    pub(crate) client_msg_id: Option<String>,
+    /// For a draft: send even if an article is judged a reprint.
+    #[arg(long)]
+    pub(crate) ignore_reprint: bool,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+    /// Print what would be sent (path, body, clientmsgid) and send nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MassPreviewArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    #[command(flatten)]
+    pub(crate) content: MassContentArgs,
+    /// The follower's openid.
+    #[arg(long, required_unless_present = "wxname", conflicts_with = "wxname")]
+    pub(crate) to: Option<String>,
+    /// The follower's WeChat id instead.
+    #[arg(long)]
+    pub(crate) wxname: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MassIdArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The job's msg_id.
+    pub(crate) msg_id: u64,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MassDeleteArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The job's msg_id.
+    pub(crate) msg_id: u64,
+    /// Only this article (from 1).
+    #[arg(long)]
+    pub(crate) article: Option<u32>,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MassSpeedArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Set this level (0 fastest … 4 slowest); without it the current one is shown.
+    pub(crate) set: Option<u8>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MaterialArgs {
+    #[command(subcommand)]
+    pub(crate) command: MaterialCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MaterialCommand {
+    /// Upload a permanent image, voice, video (with --title) or thumb.
+    Upload(MaterialUploadArgs),
+    /// Upload an image for article bodies (jpg/png ≤ 1 MB); prints its URL.
+    Uploadimg(MaterialUploadimgArgs),
+    /// List the materials of a type (every page).
+    List(MaterialListArgs),
+    /// Print the number of materials of each type.
+    Count(MaterialCountArgs),
+    /// Download one material (a video: its description and download URL).
+    Get(MaterialGetArgs),
+    /// Delete a material.
+    Delete(MaterialDeleteArgs),
+    /// Download every image, voice and video to DIR; run again to fetch only what is missing.
+    Export(MaterialExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MaterialUploadArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The file.
+    pub(crate) file: PathBuf,
+    /// image, voice, video or thumb (default: from the extension; jpg/png/gif → image).
+    #[arg(long = "type")]
+    pub(crate) kind: Option<String>,
+    /// A video's title.
+    #[arg(long)]
+    pub(crate) title: Option<String>,
+    /// A video's introduction.
+    #[arg(long, default_value = "")]
+    pub(crate) introduction: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MaterialUploadimgArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The image (jpg/png ≤ 1 MB).
+    pub(crate) file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MaterialListArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// image, voice, video or news.
+    #[arg(long = "type", default_value = "image")]
+    pub(crate) kind: String,
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MaterialCountArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Print the counts as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MaterialGetArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The material's media_id.
+    pub(crate) media_id: String,
+    /// Where to write a file (default: standard output); videos and news print JSON.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MaterialDeleteArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The material's media_id.
+    pub(crate) media_id: String,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MaterialExportArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The directory (created if missing): `image/`, `voice/`, `video/` inside.
+    pub(crate) dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SubscribeArgs {
+    #[command(subcommand)]
+    pub(crate) command: SubscribeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SubscribeCommand {
+    /// List the account's subscribe-message templates.
+    Templates(SubscribeTemplatesArgs),
+    /// Send a subscribe message to a follower who accepted the template.
+    Send(SubscribeSendArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SubscribeTemplatesArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SubscribeSendArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The follower's openid.
+    #[arg(long)]
+    pub(crate) to: String,
+    /// The template id (see `wxoa subscribe templates`).
+    #[arg(long)]
+    pub(crate) template_id: String,
+    /// Keyword values as KEY=VALUE, e.g. `--data thing1=体检 --data time2="2024-01-01 10:00"`.
+    #[arg(long, value_parser = parse_key_value, num_args = 1.., action = clap::ArgAction::Append)]
+    pub(crate) data: Vec<(String, String)>,
+    /// The web page opened on tap.
+    #[arg(long)]
+    pub(crate) page: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KfArgs {
+    #[command(subcommand)]
+    pub(crate) command: KfCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KfCommand {
+    /// List the 客服 accounts.
+    List(KfListArgs),
+    /// List the accounts online now.
+    Online(KfListArgs),
+    /// Add an account (`prefix@your_wechat_id`) with a nickname.
+    Add(KfNickArgs),
+    /// Change an account's nickname.
+    Update(KfNickArgs),
+    /// Delete an account.
+    Delete(KfAccountArgs),
+    /// Invite a WeChat user to bind an account (they accept in WeChat).
+    Invite(KfInviteArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KfListArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KfNickArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The account, `prefix@your_wechat_id`.
+    pub(crate) kf_account: String,
+    /// Its nickname (≤ 16 characters).
+    pub(crate) nickname: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KfAccountArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The account.
+    pub(crate) kf_account: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KfInviteArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The account.
+    pub(crate) kf_account: String,
+    /// The WeChat id of the person to invite.
+    pub(crate) invite_wx: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BlacklistArgs {
+    #[command(subcommand)]
+    pub(crate) command: BlacklistCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BlacklistCommand {
+    /// Print every blacklisted openid, one a line.
+    List(BlacklistListArgs),
+    /// Blacklist followers (any number; sent 20 a call).
+    Add(BlacklistEditArgs),
+    /// Take followers off the blacklist.
+    Remove(BlacklistEditArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BlacklistListArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BlacklistEditArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The openids.
+    #[arg(required = true)]
+    pub(crate) openids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShortenArgs {
+    #[command(subcommand)]
+    pub(crate) command: ShortenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ShortenCommand {
+    /// Make a short key for a text.
+    Gen(ShortenGenArgs),
+    /// Print the text behind a short key.
+    Fetch(ShortenFetchArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShortenGenArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The text (≤ 4 KB).
+    pub(crate) long_data: String,
+    /// Lifetime: seconds, or with a unit (`12h`, `7d`), at most 30 days.
+    #[arg(long, value_parser = parse_expire, default_value = "30d")]
+    pub(crate) expire: u32,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShortenFetchArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The short key.
+    pub(crate) short_key: String,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DatacubeArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// user-summary, user-cumulate, article-summary, article-total, user-read, user-share or
+    /// upstream-msg.
+    pub(crate) report: String,
+    /// First day (YYYY-MM-DD); default: the report's longest span ending on --to.
+    #[arg(long)]
+    pub(crate) from: Option<String>,
+    /// Last day (YYYY-MM-DD); default: yesterday (Beijing time).
+    #[arg(long)]
+    pub(crate) to: Option<String>,
+    /// The CSV file (default: standard output). Long ranges are fetched in spans the report allows.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RemarkArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The follower's openid.
+    pub(crate) openid: String,
+    /// The remark (≤ 30 characters; empty clears it).
+    pub(crate) remark: String,
 }
 
 // =============================================================================================

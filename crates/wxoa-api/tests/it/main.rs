@@ -2,14 +2,23 @@
 
 mod support;
 
+mod blacklist;
 mod custom;
+mod datacube;
+mod draft;
 mod errors;
 mod jssdk;
+mod kf;
+mod mass;
+mod material;
 mod media;
 mod menu;
 mod misc;
 mod oauth;
+mod publish;
 mod qrcode;
+mod shorten;
+mod subscribe;
 mod tags;
 mod template;
 mod token;

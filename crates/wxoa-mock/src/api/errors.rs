@@ -13,6 +13,8 @@ pub(crate) struct WxError {
     pub(crate) code: i64,
     pub(crate) msg: String,
     pub(crate) status: StatusCode,
+    /// Fields the answer carries besides errcode and errmsg (45065 names the earlier msg_id).
+    pub(crate) extra: Option<Value>,
 }
 
 impl WxError {
@@ -27,6 +29,7 @@ impl WxError {
             code,
             msg: msg.into(),
             status: StatusCode::OK,
+            extra: None,
         }
     }
 
@@ -43,7 +46,14 @@ impl WxError {
 
     /// The JSON body, with a fresh rid at the end of errmsg.
     pub(crate) fn body(&self) -> Value {
-        json!({ "errcode": self.code, "errmsg": format!("{} rid: {}", self.msg, new_rid()) })
+        let mut body =
+            json!({ "errcode": self.code, "errmsg": format!("{} rid: {}", self.msg, new_rid()) });
+        if let (Some(o), Some(Value::Object(extra))) = (body.as_object_mut(), &self.extra) {
+            for (k, v) in extra {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        body
     }
 }
 
@@ -96,6 +106,7 @@ pub fn errmsg(code: i64) -> &'static str {
         40006 => "invalid meida size",
         40007 => "invalid media_id",
         40008 => "invalid message type",
+        40009 => "invalid image size",
         40013 => "invalid appid",
         40014 => "invalid access_token",
         40016 => "invalid button size",
@@ -119,6 +130,7 @@ pub fn errmsg(code: i64) -> &'static str {
         40055 => "invalid button url domain",
         40097 => "invalid args",
         40125 => "invalid appsecret, view more at http://t.cn/RAEkdVq",
+        40130 => "invalid openid list size, at least two openid",
         40163 => "code been used",
         40164 => "invalid ip, not in whitelist",
         40243 => "AppSecret已被冻结，请登录MP解冻后再次调用。",
@@ -128,6 +140,7 @@ pub fn errmsg(code: i64) -> &'static str {
         41005 => "media data missing",
         41008 => "missing code",
         41009 => "missing openid",
+        41030 => "invalid page",
         42001 => "access_token expired",
         42002 => "refresh_token expired",
         42003 => "code expired",
@@ -145,12 +158,18 @@ pub fn errmsg(code: i64) -> &'static str {
         45009 => "reach max api daily quota limit",
         45011 => "api minute-quota reach limit  mustslower  retry next minute",
         45015 => "response out of time limit or subscription is canceled",
+        45028 => "has no masssend quota",
         45047 => "out of response count limit",
         45056 => "too many tags now",
         45057 => "can't delete the tag that has too many fans",
         45058 => "can't modify sys tag",
         45059 => "too many tag now, no need to add new",
         45064 => "no permission to use weapp in menu",
+        45065 => "clientmsgid exist",
+        45066 => "same clientmsgid retry too fast",
+        45067 => "clientmsgid size out of limit",
+        45083 => "invalid speed",
+        45084 => "no speed",
         45157 => "invalid tag name",
         45158 => "tag name too long",
         45159 => "invalid tag id",
@@ -162,13 +181,32 @@ pub fn errmsg(code: i64) -> &'static str {
         48002 => "user block msg",
         48004 => "api forbidden for irregularities",
         48006 => "forbid to clear quota because of reaching the limit",
+        49003 => "not match openid with appid",
         50001 => "user unauthorized",
         50002 => "user limited",
+        53503 => "draft check fail",
+        53504 => "draft need to be opened in mp",
+        53505 => "please save the draft manually",
+        53600 => "invalid article_id",
+        61500 => "date format error",
+        61501 => "date range error",
         65301 => "menuid not exist",
         65302 => "no such user",
         65303 => "there is no selfmenu, please create selfmenu first",
         65304 => "match rule empty",
         65316 => "menu url domain count exceed",
+        65400 => "please enable new custom service, or wait for a while if you have enabled",
+        65401 => "invalid custom service account",
+        65403 => "invalid nickname",
+        65404 => "invalid custom service account",
+        65405 => "account number exceeded",
+        65406 => "custom service account exists",
+        65407 => "the invitee is already a kf of this account",
+        65408 => "invitation already sent to this wechat id",
+        65409 => "invalid wechat id",
+        65410 => "invitee bound too many kf accounts",
+        65411 => "an invitation is pending for this account",
+        65412 => "account already bound to a wechat id",
         76001 => "rid not found",
         76002 => "rid is error",
         76021 => "cgi_path not found, please check",

@@ -80,7 +80,7 @@ impl MediaKind {
     }
 }
 
-fn content_type_for(ext: &str) -> &'static str {
+pub(crate) fn content_type_for(ext: &str) -> &'static str {
     match ext {
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
@@ -88,6 +88,9 @@ fn content_type_for(ext: &str) -> &'static str {
         "amr" => "audio/amr",
         "mp3" => "audio/mpeg",
         "mp4" => "video/mp4",
+        "bmp" => "image/bmp",
+        "wav" => "audio/wav",
+        "wma" => "audio/x-ms-wma",
         _ => "application/octet-stream",
     }
 }
@@ -104,7 +107,7 @@ fn ext_for(content_type: &str) -> Option<&'static str> {
     }
 }
 
-fn extension(filename: &str) -> Option<String> {
+pub(crate) fn extension(filename: &str) -> Option<String> {
     filename
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())

@@ -20,28 +20,45 @@
 //! - `errors.rs`: the platform's error bodies (`errcode`, `errmsg … rid: …`), [`errmsg`].
 //! - one module per endpoint family: `token.rs`, `menu.rs`, `custom.rs` (客服),
 //!   `template.rs`, `user.rs`, `tags.rs`, `qrcode.rs`, `media.rs`, `misc.rs` (IP lists,
-//!   quotas, rid, jsapi_ticket), `oauth.rs` (网页授权).
-//! - `control.rs`: `/mock/...` control and inspection routes.
+//!   quotas, rid, jsapi_ticket), `oauth.rs` (网页授权); publishing: `draft.rs` (草稿箱),
+//!   `publish.rs` (发布), `material.rs` (永久素材), `mass.rs` (群发, deduplicated by
+//!   clientmsgid); `subscribe.rs` (订阅通知), `kf.rs` (客服 accounts), `blacklist.rs`,
+//!   `shorten.rs`, `datacube.rs`.
+//! - `control.rs`: `/mock/...` control and inspection routes; `inspect.rs` those of the
+//!   publishing families and answer delays.
 //!
 //! # Every API call goes through one pipeline
 //! 1. counted (per path, [`MockStats::calls`]);
 //! 2. a pending [`Injection`] for the path (or for any path) answers instead;
-//! 3. `/cgi-bin/*` except the token endpoints checks `access_token`: missing 41001, unknown
+//! 3. `/cgi-bin/*` (except the token endpoints), `/customservice/*`, `/datacube/*` and
+//!    `/wxaapi/*` check `access_token`: missing 41001, unknown
 //!    40001, expired 42001, superseded by a newer classic fetch more than
 //!    [`MockConfig::token_overlap`] ago (or by a stable_token force refresh) 40001;
 //! 4. the path's daily quota (Beijing day; see [`daily_limit`]) → 45009;
 //! 5. the endpoint, which validates its input with the platform's errcodes;
-//! 6. every error answer is kept for `openapi/rid/get`.
+//! 6. a pending [`Delay`] for the path holds the answer back (the call has taken effect);
+//! 7. every error answer is kept for `openapi/rid/get`.
 
+mod announce;
+mod blacklist;
 mod control;
 mod custom;
+mod datacube;
+mod draft;
 mod errors;
+mod inspect;
+mod kf;
+mod mass;
+mod material;
 mod media;
 mod menu;
 mod misc;
 mod oauth;
+mod publish;
 mod qrcode;
+mod shorten;
 mod state;
+mod subscribe;
 mod tags;
 mod template;
 mod token;
@@ -60,14 +77,21 @@ use axum::routing::{MethodRouter, get, post};
 use serde_json::Value;
 
 pub use control::{Injection, MockStats, RidRecord, TokenFetches};
+pub use draft::MockDraft;
 pub use errors::errmsg;
+pub use inspect::Delay;
+pub use kf::MockKf;
+pub use mass::{CLIENTMSGID_WINDOW_SECS, MassJob};
+pub use material::MockMaterial;
 pub use media::{MediaKind, StoredMedia};
+pub use publish::{PublishJob, PublishedPost};
 pub use qrcode::QrCode;
 pub use state::{
     Clock, DEFAULT_CUSTOM_QUOTA, DEFAULT_CUSTOM_WINDOW, DEFAULT_DAILY_TOKEN_LIMIT,
     DEFAULT_FOLLOWER_PAGE_SIZE, DEFAULT_TOKEN_OVERLAP, ManualClock, MockConfig, MockPlatform,
     OutboxKind, OutboxMessage, SystemClock, TOKEN_TTL_SECS,
 };
+pub use subscribe::{DEMO_SUBSCRIBE_TEMPLATE_ID, SubscribeSent};
 pub use template::{DEMO_TEMPLATE_ID, MockTemplate};
 pub use user::{Follower, UserEvent};
 
@@ -148,6 +172,50 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("POST", "/cgi-bin/openapi/quota/get"),
     ("POST", "/cgi-bin/openapi/rid/get"),
     ("GET", "/cgi-bin/ticket/getticket"),
+    ("POST", "/cgi-bin/draft/add"),
+    ("POST", "/cgi-bin/draft/update"),
+    ("POST", "/cgi-bin/draft/get"),
+    ("POST", "/cgi-bin/draft/delete"),
+    ("GET", "/cgi-bin/draft/count"),
+    ("POST", "/cgi-bin/draft/batchget"),
+    ("POST", "/cgi-bin/freepublish/submit"),
+    ("POST", "/cgi-bin/freepublish/get"),
+    ("POST", "/cgi-bin/freepublish/batchget"),
+    ("POST", "/cgi-bin/freepublish/getarticle"),
+    ("POST", "/cgi-bin/freepublish/delete"),
+    ("POST", "/cgi-bin/material/add_material"),
+    ("POST", "/cgi-bin/material/get_material"),
+    ("POST", "/cgi-bin/material/del_material"),
+    ("GET", "/cgi-bin/material/get_materialcount"),
+    ("POST", "/cgi-bin/material/batchget_material"),
+    ("POST", "/cgi-bin/media/uploadimg"),
+    ("POST", "/cgi-bin/message/mass/sendall"),
+    ("POST", "/cgi-bin/message/mass/send"),
+    ("POST", "/cgi-bin/message/mass/preview"),
+    ("POST", "/cgi-bin/message/mass/get"),
+    ("POST", "/cgi-bin/message/mass/delete"),
+    ("POST", "/cgi-bin/message/mass/speed/get"),
+    ("POST", "/cgi-bin/message/mass/speed/set"),
+    ("GET", "/wxaapi/newtmpl/gettemplate"),
+    ("POST", "/cgi-bin/message/subscribe/bizsend"),
+    ("POST", "/customservice/kfaccount/add"),
+    ("POST", "/customservice/kfaccount/update"),
+    ("GET", "/customservice/kfaccount/del"),
+    ("POST", "/customservice/kfaccount/inviteworker"),
+    ("GET", "/cgi-bin/customservice/getkflist"),
+    ("GET", "/cgi-bin/customservice/getonlinekflist"),
+    ("POST", "/cgi-bin/tags/members/getblacklist"),
+    ("POST", "/cgi-bin/tags/members/batchblacklist"),
+    ("POST", "/cgi-bin/tags/members/batchunblacklist"),
+    ("POST", "/cgi-bin/shorten/gen"),
+    ("POST", "/cgi-bin/shorten/fetch"),
+    ("POST", "/datacube/getusersummary"),
+    ("POST", "/datacube/getusercumulate"),
+    ("POST", "/datacube/getarticlesummary"),
+    ("POST", "/datacube/getarticletotal"),
+    ("POST", "/datacube/getuserread"),
+    ("POST", "/datacube/getusershare"),
+    ("POST", "/datacube/getupstreammsg"),
     ("GET", "/sns/oauth2/access_token"),
     ("GET", "/sns/oauth2/refresh_token"),
     ("GET", "/sns/userinfo"),
@@ -217,6 +285,68 @@ impl MockPlatform {
             .route("/cgi-bin/openapi/quota/get", write(misc::quota_get))
             .route("/cgi-bin/openapi/rid/get", write(misc::rid_get))
             .route("/cgi-bin/ticket/getticket", read(misc::get_ticket))
+            .route("/cgi-bin/draft/add", write(draft::add))
+            .route("/cgi-bin/draft/update", write(draft::update))
+            .route("/cgi-bin/draft/get", write(draft::get_draft))
+            .route("/cgi-bin/draft/delete", write(draft::delete))
+            .route("/cgi-bin/draft/count", read(draft::count))
+            .route("/cgi-bin/draft/batchget", write(draft::batch_get))
+            .route("/cgi-bin/freepublish/submit", write(publish::submit))
+            .route("/cgi-bin/freepublish/get", write(publish::get_status))
+            .route("/cgi-bin/freepublish/batchget", write(publish::batch_get))
+            .route(
+                "/cgi-bin/freepublish/getarticle",
+                write(publish::get_article),
+            )
+            .route("/cgi-bin/freepublish/delete", write(publish::delete))
+            .route("/cgi-bin/material/add_material", write(material::add))
+            .route(
+                "/cgi-bin/material/get_material",
+                write(material::get_material),
+            )
+            .route("/cgi-bin/material/del_material", write(material::delete))
+            .route("/cgi-bin/material/get_materialcount", read(material::count))
+            .route(
+                "/cgi-bin/material/batchget_material",
+                write(material::batch_get),
+            )
+            .route("/cgi-bin/media/uploadimg", write(material::upload_image))
+            .route("/cgi-bin/message/mass/sendall", write(mass::send_all))
+            .route("/cgi-bin/message/mass/send", write(mass::send_list))
+            .route("/cgi-bin/message/mass/preview", write(mass::preview))
+            .route("/cgi-bin/message/mass/get", write(mass::get_job))
+            .route("/cgi-bin/message/mass/delete", write(mass::delete))
+            .route("/cgi-bin/message/mass/speed/get", read(mass::speed_get))
+            .route("/cgi-bin/message/mass/speed/set", write(mass::speed_set))
+            .route("/wxaapi/newtmpl/gettemplate", read(subscribe::list))
+            .route("/cgi-bin/message/subscribe/bizsend", write(subscribe::send))
+            .route("/customservice/kfaccount/add", write(kf::add))
+            .route("/customservice/kfaccount/update", write(kf::update))
+            .route("/customservice/kfaccount/del", read(kf::delete))
+            .route("/customservice/kfaccount/inviteworker", write(kf::invite))
+            .route("/cgi-bin/customservice/getkflist", read(kf::list))
+            .route("/cgi-bin/customservice/getonlinekflist", read(kf::online))
+            .route("/cgi-bin/tags/members/getblacklist", write(blacklist::list))
+            .route(
+                "/cgi-bin/tags/members/batchblacklist",
+                write(blacklist::black),
+            )
+            .route(
+                "/cgi-bin/tags/members/batchunblacklist",
+                write(blacklist::unblack),
+            )
+            .route("/cgi-bin/shorten/gen", write(shorten::generate))
+            .route("/cgi-bin/shorten/fetch", write(shorten::fetch))
+            .route("/datacube/getusersummary", write(datacube::user_summary))
+            .route("/datacube/getusercumulate", write(datacube::user_cumulate))
+            .route(
+                "/datacube/getarticlesummary",
+                write(datacube::article_summary),
+            )
+            .route("/datacube/getarticletotal", write(datacube::article_total))
+            .route("/datacube/getuserread", write(datacube::user_read))
+            .route("/datacube/getusershare", write(datacube::user_share))
+            .route("/datacube/getupstreammsg", write(datacube::upstream_msg))
             .route("/sns/oauth2/access_token", read(oauth::exchange_code))
             .route("/sns/oauth2/refresh_token", read(oauth::refresh))
             .route("/sns/userinfo", read(oauth::userinfo))
@@ -226,6 +356,7 @@ impl MockPlatform {
             .merge(api)
             .route("/connect/oauth2/authorize", get(oauth::authorize))
             .merge(control::routes())
+            .merge(inspect::routes())
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self.clone())
@@ -241,7 +372,7 @@ impl MockPlatform {
         if let Some(err) = take_injection(&mut s.injections, path) {
             return Err(err);
         }
-        if !path.starts_with("/cgi-bin/") || NO_TOKEN.contains(&path) {
+        if !needs_token(path) {
             return Ok(());
         }
         let token = query_param(query, "access_token");
@@ -253,6 +384,12 @@ impl MockPlatform {
         *used += 1;
         Ok(())
     }
+}
+
+/// Whether `path` takes the account's access_token (OAuth and the token endpoints do not).
+fn needs_token(path: &str) -> bool {
+    const AUTHENTICATED: [&str; 4] = ["/cgi-bin/", "/customservice/", "/datacube/", "/wxaapi/"];
+    AUTHENTICATED.iter().any(|p| path.starts_with(p)) && !NO_TOKEN.contains(&path)
 }
 
 /// A route answering GET and POST (the platform accepts both on its read endpoints).
@@ -332,6 +469,18 @@ pub(crate) fn str_field(v: &Value, name: &str) -> Option<String> {
     }
 }
 
+/// The strings of an array field of a JSON object (other items skipped; empty when absent).
+pub(crate) fn str_list(v: &Value, name: &str) -> Vec<String> {
+    v.get(name)
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|o| o.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// An integer field of a JSON object (strings holding an integer are accepted).
 pub(crate) fn int_field(v: &Value, name: &str) -> Option<i64> {
     match v.get(name)? {
@@ -376,7 +525,7 @@ async fn pipeline(State(p): State<MockPlatform>, req: Request, next: Next) -> Re
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(CallerIp(ip));
     let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
-        let code = if path == "/cgi-bin/media/upload" {
+        let code = if path == "/cgi-bin/media/upload" || path == "/cgi-bin/material/add_material" {
             40006
         } else {
             45002
@@ -395,6 +544,10 @@ async fn pipeline(State(p): State<MockPlatform>, req: Request, next: Next) -> Re
                 .await
         }
     };
+    if let Some(delay) = p.take_delay(&path) {
+        // The call took effect; only its answer is late (a client timeout loses it).
+        tokio::time::sleep(delay).await;
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)

@@ -11,11 +11,20 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::blacklist::Blacklist;
 use super::control::{Injection, MockStats, RidRecord, TokenFetches};
+use super::draft::Drafts;
+use super::inspect::Delay;
+use super::kf::KfState;
+use super::mass::MassState;
+use super::material::Materials;
 use super::media::{MediaKind, StoredMedia};
 use super::menu::MenuState;
 use super::oauth::OAuthState;
+use super::publish::Publishing;
 use super::qrcode::QrCode;
+use super::shorten::ShortKeys;
+use super::subscribe::SubscribeState;
 use super::tags::TagState;
 use super::template::MockTemplate;
 use super::token::TokenState;
@@ -252,6 +261,15 @@ pub(crate) struct State {
     pub(crate) qr: Vec<QrCode>,
     pub(crate) oauth: OAuthState,
     pub(crate) rids: VecDeque<RidRecord>,
+    pub(crate) delays: Vec<Delay>,
+    pub(crate) drafts: Drafts,
+    pub(crate) publishing: Publishing,
+    pub(crate) materials: Materials,
+    pub(crate) mass: MassState,
+    pub(crate) subscribe: SubscribeState,
+    pub(crate) kf: KfState,
+    pub(crate) blacklist: Blacklist,
+    pub(crate) short_keys: ShortKeys,
 }
 
 impl State {
@@ -272,6 +290,15 @@ impl State {
             qr: Vec::new(),
             oauth: OAuthState::default(),
             rids: VecDeque::new(),
+            delays: Vec::new(),
+            drafts: Drafts::default(),
+            publishing: Publishing::default(),
+            materials: Materials::default(),
+            mass: MassState::default(),
+            subscribe: SubscribeState::default(),
+            kf: KfState::default(),
+            blacklist: Blacklist::default(),
+            short_keys: ShortKeys::default(),
         }
     }
 }

@@ -106,6 +106,60 @@ pub fn event_message(event: &str, event_key: Option<&str>) -> Inbound {
         "templatesendjobfinish" => {
             fields.extend([n("MsgID", 200_163_836), s("Status", "success")]);
         }
+        "masssendjobfinish" => fields.extend([
+            n("MsgID", 1_000_001_625),
+            s("Status", "send success"),
+            n("TotalCount", 100),
+            n("FilterCount", 80),
+            n("SentCount", 75),
+            n("ErrorCount", 5),
+        ]),
+        "publishjobfinish" => fields.push(Nest(
+            "PublishEventInfo",
+            vec![
+                n("publish_id", 2_247_503_051_u64),
+                n("publish_status", 0),
+                s("article_id", "probe_article_id"),
+                Nest(
+                    "article_detail",
+                    vec![
+                        n("count", 1),
+                        Nest(
+                            "item",
+                            vec![
+                                n("idx", 1),
+                                s("article_url", "https://mp.weixin.qq.com/s/probe"),
+                            ],
+                        ),
+                    ],
+                ),
+            ],
+        )),
+        "subscribe_msg_popup_event" | "subscribe_msg_change_event" | "subscribe_msg_sent_event" => {
+            let section = match event {
+                e if e.eq_ignore_ascii_case("subscribe_msg_popup_event") => {
+                    "SubscribeMsgPopupEvent"
+                }
+                e if e.eq_ignore_ascii_case("subscribe_msg_change_event") => {
+                    "SubscribeMsgChangeEvent"
+                }
+                _ => "SubscribeMsgSentEvent",
+            };
+            fields.push(Nest(
+                section,
+                vec![Nest(
+                    "List",
+                    vec![
+                        s("TemplateId", "probe_template_id"),
+                        s("SubscribeStatusString", "accept"),
+                        n("PopupScene", 2),
+                        n("MsgID", 1_700_827_132_819_554_304_u64),
+                        n("ErrorCode", 0),
+                        s("ErrorStatus", "success"),
+                    ],
+                )],
+            ));
+        }
         _ => {}
     }
     build("event", fields)

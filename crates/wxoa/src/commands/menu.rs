@@ -2,7 +2,6 @@
 //! platform's limits before anything is sent.
 
 use std::fmt::Write as _;
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -12,6 +11,7 @@ use wxoa_api::menu::{Button, ButtonType, MatchRule, Menu, MenuInfo};
 
 use crate::cli::{MenuArgs, MenuCommand, MenuDeleteArgs, MenuPushArgs, MenuShowArgs};
 use crate::commands::api::with_client;
+use crate::commands::confirm::confirm;
 use crate::commands::load_config;
 
 pub(crate) fn run(args: &MenuArgs) -> anyhow::Result<ExitCode> {
@@ -89,27 +89,16 @@ fn show(args: &MenuShowArgs) -> anyhow::Result<ExitCode> {
 
 fn delete(args: &MenuDeleteArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.config)?;
-    if !args.yes {
-        let stdin = std::io::stdin();
-        if !stdin.is_terminal() {
-            anyhow::bail!(
-                "refusing to delete the menu without confirmation (stdin is not a terminal); pass --yes"
-            );
-        }
-        eprint!(
-            "Delete the custom menu of {} and every conditional menu? [y/N] ",
+    if !confirm(
+        args.yes,
+        "delete the menu",
+        &format!(
+            "Delete the custom menu of {} and every conditional menu?",
             config.account.appid
-        );
-        std::io::stderr().flush().ok();
-        let mut answer = String::new();
-        stdin
-            .lock()
-            .read_line(&mut answer)
-            .context("reading the confirmation")?;
-        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-            eprintln!("cancelled; the menu is unchanged");
-            return Ok(ExitCode::FAILURE);
-        }
+        ),
+    )? {
+        eprintln!("cancelled; the menu is unchanged");
+        return Ok(ExitCode::FAILURE);
     }
     with_client(&config, async |client| {
         client

@@ -64,7 +64,7 @@ pub(crate) fn run(args: &MockArgs) -> anyhow::Result<ExitCode> {
         );
         let _ = writeln!(
             out,
-            "  look inside: {base}/mock/outbox, /mock/menu, /mock/followers, /mock/stats, /mock/routes"
+            "  look inside: {base}/mock/outbox, /mock/menu, /mock/followers, /mock/drafts, /mock/published, /mock/mass, /mock/materials, /mock/stats, /mock/routes"
         );
         let _ = writeln!(out, "  the state is in memory; Ctrl-C stops the mock");
         let _ = out.flush();

@@ -7,10 +7,23 @@ pub(crate) mod serve;
 
 // --- Outbound API commands ---
 mod api;
+mod article;
+mod blacklist;
+mod confirm;
+mod datacube;
+mod draft;
 mod jssdk;
+mod kf;
+mod mass;
+mod material;
 mod menu;
+mod paging;
+mod publish;
 mod qrcode;
+mod remark;
 mod send;
+mod shorten;
+mod subscribe;
 mod template;
 mod token;
 mod users;
@@ -47,6 +60,16 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users(args) => api::report(users::run(&args)),
         Command::Qrcode(args) => api::report(qrcode::run(&args)),
         Command::Jssdk(args) => api::report(jssdk::run(&args)),
+        Command::Draft(args) => api::report(draft::run(&args)),
+        Command::Publish(args) => api::report(publish::run(&args)),
+        Command::Mass(args) => api::report(mass::run(&args)),
+        Command::Material(args) => api::report(material::run(&args)),
+        Command::Subscribe(args) => api::report(subscribe::run(&args)),
+        Command::Kf(args) => api::report(kf::run(&args)),
+        Command::Blacklist(args) => api::report(blacklist::run(&args)),
+        Command::Shorten(args) => api::report(shorten::run(&args)),
+        Command::Datacube(args) => api::report(datacube::run(&args)),
+        Command::Remark(args) => api::report(remark::run(&args)),
         // --- end of outbound API commands ---
 
         // --- The platform on this machine ---
