@@ -8,7 +8,7 @@
 //! - `literal`: replies given as data (a webhook's or a script's answer), never templated.
 //!
 //! The dynamic kinds live in [`crate::actions`]: `lookup` is answered here (its tables are in
-//! memory), `script` and `webhook` become [`Outcome::Action`], run by the caller.
+//! memory), `script`, `webhook` and `chat` become [`Outcome::Action`], run by the caller.
 //!
 //! # Matching
 //! All matchers a rule gives must hold; the first rule that matches answers. `msg_type` and
@@ -45,7 +45,11 @@ pub use self::spec::{ArticleSpec, LookupSpec, OnSlow, ReplySpec, RuleSpec, Webho
 
 use crate::actions::lookup::{CompiledLookup, LookupOutcome};
 use crate::actions::script::CompiledScript;
+use crate::actions::chat::{ChatProfile, ChatRef, CompiledChat};
 use crate::actions::webhook::CompiledWebhook;
+
+/// What a `chat` rule without `on_error` answers when the model fails.
+pub const DEFAULT_CHAT_ON_ERROR: &str = "抱歉，AI 暂时无法回答，请稍后再试。";
 use crate::actions::{ActionCall, Captured, CompiledAction, Resources};
 
 use self::matcher::{Hit, Matcher};
@@ -195,6 +199,31 @@ impl RuleSet {
                     let hook = CompiledWebhook::compile(hook).map_err(|(f, m)| err(f, m))?;
                     RuleReply::Action(Arc::new(CompiledAction::Webhook(hook)))
                 }
+                ReplySpec::Chat(chat) => {
+                    let profile = match chat {
+                        ChatRef::Named(name) => resources
+                            .chat_profile(name.trim())
+                            .cloned()
+                            .ok_or_else(|| {
+                                let known: Vec<_> = resources.chat_profile_names().collect();
+                                err(
+                                    "reply.chat",
+                                    if known.is_empty() {
+                                        format!("names the profile {name:?}, but the config has no [chat.*] section; add [chat.{name}] with model and base_url, or write the profile inline")
+                                    } else {
+                                        format!("names the profile {name:?}, which is not defined; the [chat.*] profiles are: {}", known.join(", "))
+                                    },
+                                )
+                            })?,
+                        ChatRef::Inline(inline) => Arc::new(
+                            ChatProfile::compile(&spec.name, inline)
+                                .map_err(|e| err(&format!("reply.chat.{}", e.key), e.message))?,
+                        ),
+                    };
+                    let chat = CompiledChat::compile(profile, spec.on_slow.unwrap_or_default())
+                        .map_err(|(f, m)| err(f, m))?;
+                    RuleReply::Action(Arc::new(CompiledAction::Chat(chat)))
+                }
                 other => RuleReply::Static(compiler.compile(other)?),
             };
             let text_option = |field: &str, value: &Option<String>, absent: &str| match value {
@@ -213,7 +242,12 @@ impl RuleSet {
             };
             let placeholder =
                 text_option("placeholder", &spec.placeholder, "use server.placeholder")?;
-            let on_error = text_option("on_error", &spec.on_error, "answer nothing on errors")?;
+            let mut on_error =
+                text_option("on_error", &spec.on_error, "answer nothing on errors")?;
+            if matches!(spec.reply, ReplySpec::Chat(_)) && on_error.is_none() {
+                // A model that fails should not leave the follower without a word.
+                on_error = Some(DEFAULT_CHAT_ON_ERROR.to_owned());
+            }
             rules.push(Rule {
                 name: Arc::from(spec.name.as_str()),
                 has_templates: match &reply {
