@@ -97,6 +97,8 @@ struct Work {
     placeholder: String,
     openid: String,
     attempts: AtomicU32,
+    /// The answer as it streams, for actions that stream (`chat`).
+    partial: Option<crate::actions::PartialOutput>,
     /// Set once, by whoever hands the result to the follower (a delivery or a handoff).
     delivered: AtomicBool,
     state: Mutex<WorkState>,
@@ -458,6 +460,7 @@ impl App {
                     placeholder: self.placeholder(placeholder),
                     openid: inbound.from_user_name.clone(),
                     attempts: AtomicU32::new(1),
+                    partial: call.partial_output(),
                     delivered: AtomicBool::new(false),
                     state: Mutex::new(WorkState::default()),
                 });
@@ -593,6 +596,11 @@ impl App {
                 Source::Deadline,
             );
         }
+        if policy == "retry_last"
+            && let Some(shown) = work.partial.as_ref().and_then(|p| p.take_prefix())
+        {
+            return self.answer_prefix(work, shown);
+        }
         let handoff = if policy == "kf" {
             Handoff::Kf
         } else {
@@ -621,6 +629,25 @@ impl App {
             Arc::new(Handled {
                 rule: Some(Arc::clone(&work.rule)),
                 reply,
+            }),
+            Source::Deadline,
+        )
+    }
+
+    /// The last attempt answers the whole sentences streamed so far; the action keeps the rest
+    /// for the follower's continue keyword, and anything it still returns (its `on_error`
+    /// text) is parked.
+    fn answer_prefix(&self, work: &Work, shown: String) -> (Arc<Handled>, Source) {
+        work.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .handoff = Some(Handoff::Park);
+        metrics::counter!(crate::metrics::DEADLINE, "policy" => "retry_last", "outcome" => "prefix")
+            .increment(1);
+        (
+            Arc::new(Handled {
+                rule: Some(Arc::clone(&work.rule)),
+                reply: Some(Reply::text(shown)),
             }),
             Source::Deadline,
         )
