@@ -124,10 +124,10 @@ mod tests {
     #[test]
     fn prefix_is_whole_sentences_and_taken_once() {
         let p = partial();
-        p.push("**第一句**话说完了。第二句");
-        assert_eq!(p.take_prefix().as_deref(), Some("第一句话说完了。\n（回复「继续」）"));
+        p.push("**第一句话**已经完整说完了。第二句");
+        assert_eq!(p.take_prefix().as_deref(), Some("第一句话已经完整说完了。\n（回复「继续」）"));
         assert_eq!(p.take_prefix(), None);
-        assert_eq!(p.finish().as_deref(), Some("第一句话说完了。"));
+        assert_eq!(p.finish().as_deref(), Some("第一句话已经完整说完了。"));
     }
 
     #[test]
