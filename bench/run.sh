@@ -12,7 +12,7 @@
 # SERVER_CPU / WRK_CPU (default 1 / 0), RATE_FLOOR / RATE_WXOA (pushes generated per second
 # of run, default 230000 / 170000; if they run out the Lua script stops and the run is marked
 # invalid), WXOA_BIN (measure this wxoa binary instead of the one built here), EXTRAS=0 (only
-# the main runs: no info-logging, short, long or floor-with-安全-bodies runs), SKIP_BUILD=1.
+# the main runs: no message-log-off, info-logging, short, long or floor-with-安全-bodies runs), SKIP_BUILD=1.
 #
 # Background load: the script runs in a session of its own and, when it may (root), gives that
 # session's scheduler group the highest weight (autogroup nice -20) and the server and wrk nice
@@ -123,9 +123,10 @@ RUN_ID=0
 RESULTS=$OUT/results.tsv
 printf 'case\tround\tseconds\treq_s\tp50_ms\tp99_ms\tmax_ms\trequests\tnon2xx\terrors\tserver_cpu_pct\twrk_cpu_pct\tserver_core_pct\tvmhwm_kb\tthreads\tvalid\n' > "$RESULTS"
 
-# run_case NAME ROUND SECONDS SERVER(floor|wxoa) PUSH_MODE(plain|safe) RUST_LOG LOGFILE
+# run_case NAME ROUND SECONDS SERVER(floor|wxoa) PUSH_MODE(plain|safe) RUST_LOG LOGFILE [MESSAGE_LOG]
+# MESSAGE_LOG (true|false, default true) sets store.message_log for wxoa.
 run_case() {
-    local name=$1 round=$2 secs=$3 server=$4 mode=$5 rust_log=$6 logfile=$7
+    local name=$1 round=$2 secs=$3 server=$4 mode=$5 rust_log=$6 logfile=$7 message_log=${8:-true}
     RUN_ID=$((RUN_ID + 1))
     local pushes=$OUT/pushes-$RUN_ID.txt check=$OUT/pushes-$RUN_ID-check.txt
     local count
@@ -143,7 +144,8 @@ run_case() {
             --listen "127.0.0.1:$port" --path /wechat 2>"$logfile" &
     else
         port=$PORT_WXOA
-        RUST_LOG=$rust_log nice -n "$NICE" taskset -c "$SERVER_CPU" "$WXOA" serve \
+        RUST_LOG=$rust_log WXOA_STORE__MESSAGE_LOG=$message_log \
+            nice -n "$NICE" taskset -c "$SERVER_CPU" "$WXOA" serve \
             --config "$CONFIG" --listen "127.0.0.1:$port" 2>"$logfile" &
     fi
     SERVER_PID=$!
@@ -231,6 +233,9 @@ done
 if [[ ${EXTRAS:-1} == 1 ]]; then
 # The floor fed the larger 安全 bodies (for reference; the ratios use the floor above).
 run_case floor-safe-bodies 1 "$DURATION" floor safe warn "$OUT/floor-safe.log"
+# The message log switched off: what logging every push costs.
+run_case wxoa-plain-nolog 1 "$DURATION" wxoa plain warn "$OUT/wxoa-plain-nolog.log" false
+run_case wxoa-safe-nolog 1 "$DURATION" wxoa safe warn "$OUT/wxoa-safe-nolog.log" false
 # The per-request info line, written to a file.
 run_case wxoa-plain-info 1 "$DURATION" wxoa plain info "$OUT/wxoa-plain-info.log"
 run_case wxoa-safe-info 1 "$DURATION" wxoa safe info "$OUT/wxoa-safe-info.log"

@@ -76,6 +76,7 @@ async fn kf_policy_delivers_a_7_second_answer_through_the_outbox() {
         ),
         delivery,
         shared_dedup: None,
+        message_log: None,
     };
     let app = Arc::new(App::with_backends(&config, clock, backends));
 
@@ -91,7 +92,7 @@ async fn kf_policy_delivers_a_7_second_answer_through_the_outbox() {
     let push = decode_push(app.account(), &query, body.as_bytes(), &app.checks()).unwrap();
 
     let (handled, source) = app.answer(&push).await;
-    assert_eq!(source, Source::Deadline);
+    assert_eq!(source, Source::Kf);
     assert_eq!(handled.reply, None, "the passive answer is success");
     assert!(
         mock.outbox().is_empty(),

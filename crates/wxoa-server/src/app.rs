@@ -28,6 +28,7 @@ use crate::codec::{handled_from_json, handled_to_json};
 use crate::config::{AccountConfig, Config, ServerConfig};
 use crate::dedup::{Claim, Dedup, Waiter};
 use crate::delivery::{Delivery, MemoryParking};
+use crate::message_log::MessageLog;
 use crate::metrics::PushMetrics;
 use crate::push::{Checks, DecodedPush};
 use crate::rules::{OnSlow, Outcome, RuleSet};
@@ -65,20 +66,38 @@ pub enum Source {
     Coalesced,
     /// A retry answered from the cache.
     Cached,
-    /// The deadline passed; the rule's slow policy answered.
-    Deadline,
+    /// The deadline passed and this delivery was let lapse (`on_slow = "retry"` before the last
+    /// attempt, or another process's work not done in time): the platform retries, or has
+    /// what it needs, and never shows this answer.
+    Lapsed,
+    /// The deadline passed under `on_slow = "kf"`: answered `success`, the result goes by
+    /// 客服消息 (or is parked when that is refused).
+    Kf,
+    /// The deadline passed under `on_slow = "placeholder"` or on the last attempt of
+    /// `"retry"`: answered the placeholder, the result is parked for the next message.
+    Parked,
 }
 
 impl Source {
-    /// `fresh`, `coalesced`, `cached` or `deadline`.
+    /// `fresh`, `coalesced`, `cached`, `lapsed`, `kf` or `parked`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Fresh => "fresh",
             Self::Coalesced => "coalesced",
             Self::Cached => "cached",
-            Self::Deadline => "deadline",
+            Self::Lapsed => "lapsed",
+            Self::Kf => "kf",
+            Self::Parked => "parked",
         }
+    }
+
+    /// Whether the delivery carries the push's answer to the platform, so it is the one that
+    /// the message log records: not a lapsed attempt (a retry follows, or another process
+    /// answers) and not a repeat answered from the cache.
+    #[must_use]
+    pub fn is_logged(self) -> bool {
+        !matches!(self, Self::Lapsed | Self::Cached)
     }
 }
 
@@ -125,6 +144,8 @@ pub struct Backends {
     pub delivery: Delivery,
     /// Cross-process dedup (SQLite for CGI, Redis for several instances).
     pub shared_dedup: Option<Arc<dyn SharedDedup>>,
+    /// The message log, when the store keeps one.
+    pub message_log: Option<MessageLog>,
 }
 
 impl Backends {
@@ -149,6 +170,7 @@ impl Backends {
             ),
             delivery,
             shared_dedup: None,
+            message_log: None,
         }
     }
 }
@@ -376,7 +398,7 @@ impl App {
                                     Arc::new(handled_from_json(&answer).unwrap_or_default()),
                                     Source::Coalesced,
                                 ),
-                                _ => (Arc::new(Handled::default()), Source::Deadline),
+                                _ => (Arc::new(Handled::default()), Source::Lapsed),
                             };
                         }
                         Ok(DedupClaim::First) => {}
@@ -593,7 +615,7 @@ impl App {
             sleep_until(started + PLATFORM_TIMEOUT + Duration::from_millis(500)).await;
             return (
                 Arc::new(Handled::success(Some(Arc::clone(&work.rule)))),
-                Source::Deadline,
+                Source::Lapsed,
             );
         }
         if policy == "retry_last"
@@ -621,16 +643,16 @@ impl App {
         {
             return (done, source);
         }
-        let reply = match handoff {
-            Handoff::Kf => None,
-            Handoff::Park => Some(Reply::text(work.placeholder.clone())),
+        let (reply, source) = match handoff {
+            Handoff::Kf => (None, Source::Kf),
+            Handoff::Park => (Some(Reply::text(work.placeholder.clone())), Source::Parked),
         };
         (
             Arc::new(Handled {
                 rule: Some(Arc::clone(&work.rule)),
                 reply,
             }),
-            Source::Deadline,
+            source,
         )
     }
 
@@ -807,7 +829,7 @@ enum Routed {
 
 /// Whether the follower acted (a message or a menu click/scan), so a parked result may ride
 /// on the answer.
-fn user_initiated(inbound: &Inbound) -> bool {
+pub(crate) fn user_initiated(inbound: &Inbound) -> bool {
     match &inbound.kind {
         Kind::Message(_) => true,
         Kind::Event(_) => inbound.event_name().is_some_and(|e| {

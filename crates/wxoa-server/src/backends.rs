@@ -17,6 +17,7 @@ use crate::app::Backends;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::delivery::{Delivery, IndexedParking};
+use crate::message_log::{LogWriter, LogWriterConfig};
 
 /// Where dedup state lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +87,9 @@ pub struct Connected {
     pub store: Store,
     /// The API client, when an AppSecret is configured.
     pub api: Option<wxoa_api::Client>,
+    /// The message log's writer (stop it with [`LogWriter::shutdown`] after the last request,
+    /// before closing the store), when `store.message_log` is on.
+    pub log_writer: Option<LogWriter>,
 }
 
 /// An API client builder set up from `[account]` and `[api]` (appid, secret, base URL, token
@@ -168,14 +172,29 @@ pub async fn connect(
         Arc::new(delivery.clone()),
         HttpClient::new()?,
     );
+    let (message_log, log_writer) = if config.store.message_log {
+        let (log, writer) = LogWriter::spawn(
+            Arc::new(store.message_log()),
+            LogWriterConfig {
+                capacity: config.store.log_queue,
+                retention_days: config.store.log_retention_days,
+            },
+            clock,
+        );
+        (Some(log), Some(writer))
+    } else {
+        (None, None)
+    };
     Ok(Connected {
         backends: Backends {
             services,
             delivery,
             shared_dedup,
+            message_log,
         },
         store,
         api,
+        log_writer,
     })
 }
 

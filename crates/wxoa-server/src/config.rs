@@ -139,6 +139,9 @@ impl Default for RawApi {
 struct RawStore {
     url: String,
     redis_url: String,
+    message_log: bool,
+    log_retention_days: u32,
+    log_queue: usize,
 }
 
 impl Default for RawStore {
@@ -146,6 +149,9 @@ impl Default for RawStore {
         Self {
             url: "sqlite://data/wxoa.db".to_owned(),
             redis_url: String::new(),
+            message_log: true,
+            log_retention_days: 30,
+            log_queue: 10_000,
         }
     }
 }
@@ -266,6 +272,12 @@ pub struct StoreConfig {
     pub url: String,
     /// `redis://…` to share state across instances; `None` when unset.
     pub redis_url: Option<String>,
+    /// Log every answered push and keep the followers table (`message_log`, `followers`).
+    pub message_log: bool,
+    /// Logged pushes older than this many days are deleted; 0 keeps them.
+    pub log_retention_days: u32,
+    /// Entries the log's queue holds before it drops (and counts) new ones.
+    pub log_queue: usize,
 }
 
 /// The whole configuration, validated.
@@ -485,6 +497,13 @@ impl Config {
             ));
         }
 
+        if !(100..=10_000_000).contains(&st.log_queue) {
+            return Err(invalid(
+                "store.log_queue",
+                format!("must be between 100 and 10000000, got {}", st.log_queue),
+            ));
+        }
+
         let resources = crate::actions::Resources::load(&raw.tables, &raw.script, &base_dir)
             .and_then(|r| r.with_chat_profiles(&raw.chat))
             .map_err(|source| ConfigError::Actions {
@@ -524,6 +543,9 @@ impl Config {
             store: StoreConfig {
                 url: st.url,
                 redis_url,
+                message_log: st.message_log,
+                log_retention_days: st.log_retention_days,
+                log_queue: st.log_queue,
             },
             rule_specs: raw.rules,
             rules: std::sync::Arc::new(rules),

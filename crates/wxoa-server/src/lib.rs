@@ -9,6 +9,7 @@
 //! - [`app`]: shared state and the handling of one push; [`dedup`]: retries coalesced.
 //! - [`rules`]: the declarative rules and their templates; [`reload`]: hot reload.
 //! - [`metrics`]: Prometheus metrics and the admin listener (`/healthz`, `/readyz`).
+//! - [`message_log`]: each answered push logged off the reply path (bounded queue, batches).
 //! - [`backends`]: connecting the SQL store, Redis and the API client; [`delivery`]: late results.
 //! - [`tls`]: HTTPS for `serve` with certificate reload.
 //! - [`clock`]: the injectable clock.
@@ -24,6 +25,7 @@ pub mod dedup;
 pub mod delivery;
 pub mod edge;
 pub mod error;
+pub mod message_log;
 pub mod metrics;
 pub mod push;
 pub mod reload;

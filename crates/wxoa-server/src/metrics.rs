@@ -118,11 +118,13 @@ const MSG_TYPES: [&str; 10] = [
 
 /// Every mode and every source, in declaration order (so `value as usize` indexes them).
 const MODES: [Mode; 3] = [Mode::Plain, Mode::Compat, Mode::Safe];
-const SOURCES: [Source; 4] = [
+const SOURCES: [Source; 6] = [
     Source::Fresh,
     Source::Coalesced,
     Source::Cached,
-    Source::Deadline,
+    Source::Lapsed,
+    Source::Kf,
+    Source::Parked,
 ];
 
 fn msg_type_index(msg_type: &str) -> usize {

@@ -54,8 +54,9 @@ impl From<EdgeError> for EdgeResponse {
 
 /// Answer one request to the callback URL.
 pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
-    // Only the info line reports the latency: no clock read when it is off.
-    let started = tracing::enabled!(tracing::Level::INFO).then(Instant::now);
+    // The info line and the message log report the latency: no clock read when both are off.
+    let started = (tracing::enabled!(tracing::Level::INFO) || app.backends().message_log.is_some())
+        .then(Instant::now);
     let query = match PushQuery::parse(request.query) {
         Ok(q) => q,
         Err(e) => return e.into(),
@@ -77,6 +78,7 @@ pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
             let (handled, source) = app.answer(&decoded).await;
             let now = app.now();
             let body = push::encode_reply(app.account(), &decoded, handled.reply.as_ref(), now);
+            let elapsed = started.map(|at| at.elapsed()).unwrap_or_default();
             tracing::info!(
                 mode = decoded.mode.as_str(),
                 msg_type = %decoded.inbound.msg_type,
@@ -85,13 +87,22 @@ pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
                 reply = handled.reply.as_ref().map_or("success", |r| r.msg_type()),
                 source = source.as_str(),
                 status = 200,
-                latency_us = started.map_or(0, |at| {
-                    u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX)
-                }),
+                latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
                 "push answered"
             );
             app.push_metrics()
                 .answered(decoded.mode, &decoded.inbound.msg_type);
+            if let Some(log) = &app.backends().message_log
+                && source.is_logged()
+            {
+                log.record(crate::message_log::entry(
+                    &app.account().appid,
+                    &decoded,
+                    &handled,
+                    source,
+                    elapsed,
+                ));
+            }
             EdgeResponse {
                 status: 200,
                 content_type: if handled.reply.is_some() { XML } else { TEXT },

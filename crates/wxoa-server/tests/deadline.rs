@@ -82,7 +82,7 @@ async fn retry_policy_delivers_on_a_platform_retry_and_calls_the_backend_once() 
         tokio::spawn(async move { app.answer(&p).await })
     };
     let (h1, s1) = first.await.unwrap();
-    assert_eq!(s1, Source::Deadline, "attempt 1 lapses");
+    assert_eq!(s1, Source::Lapsed, "attempt 1 lapses");
     assert_eq!(content(&h1), None);
     assert!(
         started.elapsed() >= Duration::from_secs(5),
@@ -134,7 +134,7 @@ async fn placeholder_policy_answers_at_the_deadline_and_parks() {
     let app = app_with(&hook, "placeholder");
     let started = tokio::time::Instant::now();
     let (h, s) = app.answer(&push(&app, "问", 4)).await;
-    assert_eq!(s, Source::Deadline);
+    assert_eq!(s, Source::Parked);
     assert_eq!(content(&h).as_deref(), Some("稍等"));
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -154,7 +154,7 @@ async fn kf_policy_answers_success_and_delivers_later() {
     let (hook, calls) = slow_backend(Duration::from_secs(7)).await;
     let app = app_with(&hook, "kf");
     let (h, s) = app.answer(&push(&app, "问", 7)).await;
-    assert_eq!(s, Source::Deadline);
+    assert_eq!(s, Source::Kf);
     assert_eq!(content(&h), None, "kf answers success at the deadline");
     tokio::time::sleep(Duration::from_secs(5)).await;
     // No AppSecret in this config: 客服消息 is impossible, so the result was parked.

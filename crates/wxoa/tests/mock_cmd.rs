@@ -327,3 +327,79 @@ fn mock_push_reaches_the_configs_server() {
         server.output()
     );
 }
+
+#[test]
+fn sigterm_writes_out_the_message_log() {
+    let dir = TempDir::new("sigterm");
+    let config = config(&dir, "");
+    let mut server = Proc::start(&["serve"], &config, false);
+    server.wait_for("wxoa serving");
+    let (_mock, base, _) = mock(&config);
+    const PUSHES: usize = 40;
+    for i in 0..PUSHES {
+        let delivery = http(
+            "POST",
+            &format!("{base}/mock/push"),
+            Some(json!({"text": format!("第{i}条"), "from": format!("oFollower{}", i % 4)})),
+        );
+        assert_eq!(delivery["outcome"]["sees"], "nothing", "{delivery}");
+    }
+    let pid = server.child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + START_DEADLINE;
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait for wxoa") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "wxoa serve did not stop:\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}\n{}", server.output());
+    let output = server.output();
+    assert!(output.contains("message log written out"), "{output}");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let store = wxoa_store::Store::open("sqlite://data/wxoa.db", &dir.0)
+            .await
+            .expect("the server's store");
+        let rows = store
+            .message_log()
+            .recent_messages(1000)
+            .await
+            .expect("read the log");
+        assert_eq!(rows.len(), PUSHES, "every acknowledged push is in the log");
+        let mut texts: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.entry.content.clone())
+            .collect();
+        texts.sort();
+        let mut expected: Vec<String> = (0..PUSHES).map(|i| format!("第{i}条")).collect();
+        expected.sort();
+        assert_eq!(texts, expected);
+        assert!(
+            rows.iter()
+                .all(|r| r.entry.source == "fresh" && r.entry.rule.is_none())
+        );
+        let follower = store
+            .followers()
+            .follower(APPID, "oFollower1")
+            .await
+            .expect("read followers")
+            .expect("kept from the pushes");
+        assert_eq!(follower.messages, 10);
+        assert!(follower.last_message_at.is_some());
+        store.close().await;
+    });
+}

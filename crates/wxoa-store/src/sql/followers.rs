@@ -4,12 +4,12 @@ use wxoa_api::StoreError;
 
 use crate::sql::{Db, op_error, with_pool};
 
-const INSERT_EVENT: &str = "INSERT INTO follower_events (appid, openid, subscribed, at, scene) \
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO follower_events (appid, openid, subscribed, at, scene) \
      VALUES ($1, $2, $3, $4, $5)";
 
 /// The follower's state after one more event. Events may arrive out of order (the platform's
 /// retries, several processes): each column keeps what the newest event relevant to it says.
-const UPSERT_STATE: &str = "INSERT INTO followers \
+pub(crate) const UPSERT_STATE: &str = "INSERT INTO followers \
      (appid, openid, subscribed, first_seen_at, subscribed_at, unsubscribed_at, scene, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $4) \
      ON CONFLICT (appid, openid) DO UPDATE SET \
@@ -30,7 +30,7 @@ const UPSERT_STATE: &str = "INSERT INTO followers \
          THEN excluded.unsubscribed_at ELSE followers.unsubscribed_at END";
 
 const STATE: &str = "SELECT subscribed, first_seen_at, subscribed_at, unsubscribed_at, scene, \
-     updated_at FROM followers WHERE appid = $1 AND openid = $2";
+     updated_at, last_seen_at, last_message_at, messages FROM followers WHERE appid = $1 AND openid = $2";
 
 const EVENTS: &str = "SELECT subscribed, at, scene FROM follower_events \
      WHERE appid = $1 AND openid = $2 ORDER BY at, id";
@@ -50,8 +50,15 @@ pub struct Follower {
     pub unsubscribed_at: Option<i64>,
     /// The scene of the latest subscribe (e.g. a QR code's scene), when given.
     pub scene: Option<String>,
-    /// Unix seconds of the latest event.
+    /// Unix seconds of the latest subscribe or unsubscribe.
     pub updated_at: i64,
+    /// Unix seconds of the follower's latest logged push of any kind.
+    pub last_seen_at: Option<i64>,
+    /// Unix seconds of the follower's latest push that opens the 48-hour 客服 window (a
+    /// message, a menu click, a scan, a subscribe).
+    pub last_message_at: Option<i64>,
+    /// How many of the follower's pushes were logged.
+    pub messages: i64,
 }
 
 /// One subscribe or unsubscribe in a follower's timeline.
@@ -75,7 +82,17 @@ pub struct SqlFollowers {
 }
 
 /// A row of `followers`, in the column order of [`STATE`].
-type StateRow = (bool, i64, Option<i64>, Option<i64>, Option<String>, i64);
+type StateRow = (
+    bool,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    i64,
+);
 
 impl SqlFollowers {
     pub(crate) fn new(db: Db) -> Self {
@@ -143,15 +160,26 @@ impl SqlFollowers {
         })
         .map_err(|e| op_error(&self.db, "follower", &format!("{appid}/{openid}"), e))?;
         Ok(row.map(
-            |(subscribed, first_seen_at, subscribed_at, unsubscribed_at, scene, updated_at)| {
-                Follower {
-                    subscribed,
-                    first_seen_at,
-                    subscribed_at,
-                    unsubscribed_at,
-                    scene,
-                    updated_at,
-                }
+            |(
+                subscribed,
+                first_seen_at,
+                subscribed_at,
+                unsubscribed_at,
+                scene,
+                updated_at,
+                last_seen_at,
+                last_message_at,
+                messages,
+            )| Follower {
+                subscribed,
+                first_seen_at,
+                subscribed_at,
+                unsubscribed_at,
+                scene,
+                updated_at,
+                last_seen_at,
+                last_message_at,
+                messages,
             },
         ))
     }

@@ -1,25 +1,43 @@
 //! The message log on SQLite / PostgreSQL: one `message_log` row per push handled, with its reply.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use wxoa_api::StoreError;
 
+use crate::sql::followers::{INSERT_EVENT, UPSERT_STATE};
 use crate::sql::{Db, op_error, with_pool};
 
 /// The longest `content` and `reply` kept in the log, in bytes of UTF-8; longer text is cut
 /// at a character boundary and ends with `…`.
 pub const LOG_TEXT_MAX_BYTES: usize = 2048;
 
-const INSERT: &str = "INSERT INTO message_log \
-     (at, appid, openid, msg_type, event, msg_id, content, rule, reply_type, reply, latency_ms, mode, source, event_key) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id";
+/// The columns an insert writes, in the order [`bind_entry`] binds them.
+const INSERT_COLUMNS: &str = "INSERT INTO message_log \
+     (at, appid, openid, msg_type, event, msg_id, content, rule, reply_type, reply, latency_ms, mode, source, event_key) VALUES ";
+/// How many values one inserted row binds.
+const VALUES_PER_ROW: usize = 14;
+/// Rows per multi-row insert statement: well under SQLite's limit of 32 766 bound values, and
+/// large enough that a busy server's batches cost a few statements.
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// A follower's activity in one batch: first and last push, last message, how many pushes.
+const UPSERT_ACTIVITY: &str = "INSERT INTO followers \
+     (appid, openid, subscribed, first_seen_at, updated_at, last_seen_at, last_message_at, messages) \
+     VALUES ($1, $2, $3, $4, $4, $5, $6, $7) \
+     ON CONFLICT (appid, openid) DO UPDATE SET \
+     first_seen_at = CASE WHEN excluded.first_seen_at < followers.first_seen_at \
+         THEN excluded.first_seen_at ELSE followers.first_seen_at END, \
+     last_seen_at = CASE WHEN followers.last_seen_at IS NULL OR excluded.last_seen_at > followers.last_seen_at \
+         THEN excluded.last_seen_at ELSE followers.last_seen_at END, \
+     last_message_at = CASE WHEN excluded.last_message_at IS NOT NULL \
+             AND (followers.last_message_at IS NULL OR excluded.last_message_at > followers.last_message_at) \
+         THEN excluded.last_message_at ELSE followers.last_message_at END, \
+     messages = followers.messages + excluded.messages";
 
 /// The columns of a logged push, in the order of [`Row`].
 pub(crate) const COLUMNS: &str = "id, at, appid, openid, msg_type, event, msg_id, content, rule, \
      reply_type, reply, latency_ms, mode, source, event_key";
-
-const RECENT: &str = "SELECT id, at, appid, openid, msg_type, event, msg_id, content, rule, \
-     reply_type, reply, latency_ms, mode, source, event_key FROM message_log ORDER BY id DESC LIMIT $1";
 
 const PRUNE: &str = "DELETE FROM message_log WHERE at < $1";
 
@@ -52,8 +70,11 @@ pub struct MessageLogEntry {
     pub latency_ms: u64,
     /// How the push came: `plain`, `compat` or `safe`.
     pub mode: String,
-    /// Where the answer came from (`handler`, `cached`, `parked`, `placeholder`, ...).
+    /// Where the answer came from (`fresh`, `coalesced`, `cached`, `kf`, `parked`, ...).
     pub source: String,
+    /// Whether the push opens the follower's 48-hour 客服 window (a message, a menu click, a
+    /// scan, a subscribe): kept as the follower's `last_message_at`, not as a column here.
+    pub opens_window: bool,
 }
 
 /// A logged push as read back, with its row id (ascending in logging order).
@@ -93,52 +114,107 @@ pub(crate) type Row = (
     Option<String>,
 );
 
-/// Inserts one entry on `$executor` (a pool or a transaction), returning its row id.
-macro_rules! insert {
-    ($executor:expr, $entry:expr) => {{
-        let entry: &MessageLogEntry = $entry;
-        let content = entry.content.as_deref().map(truncate);
-        let reply = entry.reply.as_deref().map(truncate);
-        let msg_id = entry.msg_id.map(|id| id.to_string());
-        let latency = i64::try_from(entry.latency_ms).unwrap_or(i64::MAX);
-        sqlx::query_scalar::<_, i64>(INSERT)
-            .bind(entry.at)
-            .bind(&entry.appid)
-            .bind(&entry.openid)
-            .bind(&entry.msg_type)
-            .bind(entry.event.as_deref())
-            .bind(msg_id.as_deref())
-            .bind(content.as_deref())
-            .bind(entry.rule.as_deref())
-            .bind(entry.reply_type.as_deref())
-            .bind(reply.as_deref())
-            .bind(latency)
-            .bind(&entry.mode)
-            .bind(&entry.source)
-            .bind(entry.event_key.as_deref())
-            .fetch_one($executor)
-            .await
-    }};
-}
-pub(crate) use insert;
-
 impl SqlMessageLog {
     pub(crate) fn new(db: Db) -> Self {
         Self { db }
     }
 
-    /// Appends `entry` (cutting `content` and `reply` to [`LOG_TEXT_MAX_BYTES`]) and returns
-    /// its row id.
+    /// Appends `entry` (cutting `content` and `reply` to [`LOG_TEXT_MAX_BYTES`]), updates the
+    /// follower as [`SqlMessageLog::log_batch`] does, and returns the entry's row id.
     ///
     /// # Errors
     ///
     /// The statement failed; the caller should log it and carry on.
     pub async fn log_message(&self, entry: &MessageLogEntry) -> Result<i64, StoreError> {
-        with_pool!(&self.db, pool => insert!(pool, entry)).map_err(|e| {
+        let ids = self.log_batch(std::slice::from_ref(entry)).await?;
+        // One row in, one id out: the statement returns the id of every row it inserts.
+        Ok(ids.first().copied().unwrap_or_default())
+    }
+
+    /// Appends `entries` in one transaction (cutting `content` and `reply` to
+    /// [`LOG_TEXT_MAX_BYTES`]) and keeps their followers up to date: each follower's
+    /// `last_seen_at`, `last_message_at` (pushes that open the 客服 window) and push count, and
+    /// every subscribe / unsubscribe in `follower_events` and the follower's state, as
+    /// [`SqlFollowers::follower_event`](crate::SqlFollowers::follower_event) records them.
+    /// A follower first seen through a message is recorded as subscribed.
+    ///
+    /// Returns the new rows' ids, ascending.
+    ///
+    /// # Errors
+    ///
+    /// A statement failed; nothing of the batch was written.
+    pub async fn log_batch(&self, entries: &[MessageLogEntry]) -> Result<Vec<i64>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        with_pool!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let mut ids = Vec::with_capacity(entries.len());
+            for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+                // The text is the same for every full chunk, so the prepared statement is reused.
+                let sql = sqlx::AssertSqlSafe(insert_statement(chunk.len()));
+                let mut query = sqlx::query_scalar::<_, i64>(sql);
+                for entry in chunk {
+                    query = query
+                        .bind(entry.at)
+                        .bind(entry.appid.as_str())
+                        .bind(entry.openid.as_str())
+                        .bind(entry.msg_type.as_str())
+                        .bind(entry.event.as_deref())
+                        .bind(entry.msg_id.map(|id| id.to_string()))
+                        .bind(entry.content.as_deref().map(truncate))
+                        .bind(entry.rule.as_deref())
+                        .bind(entry.reply_type.as_deref())
+                        .bind(entry.reply.as_deref().map(truncate))
+                        .bind(latency(entry))
+                        .bind(entry.mode.as_str())
+                        .bind(entry.source.as_str())
+                        .bind(entry.event_key.as_deref());
+                }
+                ids.extend(query.fetch_all(&mut *tx).await?);
+            }
+            for change in subscriptions(entries) {
+                sqlx::query(INSERT_EVENT)
+                    .bind(change.appid)
+                    .bind(change.openid)
+                    .bind(change.subscribed)
+                    .bind(change.at)
+                    .bind(change.scene)
+                    .execute(&mut *tx)
+                    .await?;
+                let (subscribed_at, unsubscribed_at) = change.times();
+                sqlx::query(UPSERT_STATE)
+                    .bind(change.appid)
+                    .bind(change.openid)
+                    .bind(change.subscribed)
+                    .bind(change.at)
+                    .bind(subscribed_at)
+                    .bind(unsubscribed_at)
+                    .bind(change.scene)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for activity in activities(entries) {
+                sqlx::query(UPSERT_ACTIVITY)
+                    .bind(activity.appid)
+                    .bind(activity.openid)
+                    .bind(true)
+                    .bind(activity.first_at)
+                    .bind(activity.last_at)
+                    .bind(activity.last_message_at)
+                    .bind(activity.pushes)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            ids.sort_unstable();
+            Ok::<_, sqlx::Error>(ids)
+        }.await)
+        .map_err(|e| {
             op_error(
                 &self.db,
-                "log_message",
-                &format!("{}/{}", entry.appid, entry.openid),
+                "log_batch",
+                &format!("{} entries", entries.len()),
                 e,
             )
         })
@@ -151,7 +227,8 @@ impl SqlMessageLog {
     /// The query failed.
     pub async fn recent_messages(&self, limit: u32) -> Result<Vec<LoggedMessage>, StoreError> {
         let rows: Vec<Row> = with_pool!(&self.db, pool => {
-            sqlx::query_as(RECENT).bind(i64::from(limit)).fetch_all(pool).await
+            let sql = format!("SELECT {COLUMNS} FROM message_log ORDER BY id DESC LIMIT $1");
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)).fetch_all(pool).await
         })
         .map_err(|e| op_error(&self.db, "recent_messages", "message_log", e))?;
         Ok(rows.into_iter().map(from_row).collect())
@@ -205,6 +282,8 @@ pub(crate) fn from_row(row: Row) -> LoggedMessage {
             latency_ms: u64::try_from(latency_ms).unwrap_or_default(),
             mode,
             source,
+            // Not a column: what the follower's `last_message_at` keeps.
+            opens_window: false,
         },
     }
 }
@@ -221,6 +300,118 @@ fn truncate(text: &str) -> Cow<'_, str> {
         end -= 1;
     }
     Cow::Owned(format!("{}{MARK}", &text[..end]))
+}
+
+/// The multi-row insert of `rows` entries, returning their ids.
+fn insert_statement(rows: usize) -> String {
+    let mut sql = String::with_capacity(INSERT_COLUMNS.len() + rows * VALUES_PER_ROW * 5 + 16);
+    sql.push_str(INSERT_COLUMNS);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..VALUES_PER_ROW {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            // Writing to a String cannot fail.
+            let _ = write!(sql, "${}", row * VALUES_PER_ROW + column + 1);
+        }
+        sql.push(')');
+    }
+    sql.push_str(" RETURNING id");
+    sql
+}
+
+/// An entry's latency for the `BIGINT` column, saturating.
+fn latency(entry: &MessageLogEntry) -> i64 {
+    i64::try_from(entry.latency_ms).unwrap_or(i64::MAX)
+}
+
+/// A subscribe or unsubscribe found among logged pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Subscription<'a> {
+    appid: &'a str,
+    openid: &'a str,
+    subscribed: bool,
+    at: i64,
+    /// The scene of a subscribe (its EventKey, e.g. `qrscene_42`).
+    scene: Option<&'a str>,
+}
+
+impl Subscription<'_> {
+    /// `(subscribed_at, unsubscribed_at)` as the follower's state records them.
+    fn times(&self) -> (Option<i64>, Option<i64>) {
+        if self.subscribed {
+            (Some(self.at), None)
+        } else {
+            (None, Some(self.at))
+        }
+    }
+}
+
+/// The subscribes and unsubscribes among `entries`, in order.
+fn subscriptions(entries: &[MessageLogEntry]) -> impl Iterator<Item = Subscription<'_>> {
+    entries.iter().filter_map(|entry| {
+        let event = entry.event.as_deref()?;
+        let subscribed = if event.eq_ignore_ascii_case("subscribe") {
+            true
+        } else if event.eq_ignore_ascii_case("unsubscribe") {
+            false
+        } else {
+            return None;
+        };
+        Some(Subscription {
+            appid: &entry.appid,
+            openid: &entry.openid,
+            subscribed,
+            at: entry.at,
+            scene: entry
+                .event_key
+                .as_deref()
+                .filter(|key| subscribed && !key.is_empty()),
+        })
+    })
+}
+
+/// What one follower did in a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Activity<'a> {
+    appid: &'a str,
+    openid: &'a str,
+    first_at: i64,
+    last_at: i64,
+    last_message_at: Option<i64>,
+    pushes: i64,
+}
+
+/// Each follower's activity in `entries`, sorted by follower (so concurrent batches update
+/// followers' rows in one order and cannot deadlock on PostgreSQL).
+fn activities(entries: &[MessageLogEntry]) -> Vec<Activity<'_>> {
+    let mut sorted: Vec<&MessageLogEntry> = entries.iter().collect();
+    sorted.sort_by(|a, b| (&a.appid, &a.openid).cmp(&(&b.appid, &b.openid)));
+    let mut activities: Vec<Activity<'_>> = Vec::new();
+    for entry in sorted {
+        let message_at = entry.opens_window.then_some(entry.at);
+        match activities.last_mut() {
+            Some(last) if last.openid == entry.openid && last.appid == entry.appid => {
+                last.first_at = last.first_at.min(entry.at);
+                last.last_at = last.last_at.max(entry.at);
+                last.last_message_at = last.last_message_at.max(message_at);
+                last.pushes += 1;
+            }
+            _ => activities.push(Activity {
+                appid: &entry.appid,
+                openid: &entry.openid,
+                first_at: entry.at,
+                last_at: entry.at,
+                last_message_at: message_at,
+                pushes: 1,
+            }),
+        }
+    }
+    activities
 }
 
 #[cfg(test)]

@@ -230,6 +230,7 @@ async fn message_log_and_followers() {
     with_schema(|url| async move {
         let store = Store::open(&url, Path::new(".")).await.unwrap();
         shared::log_and_followers(&store).await;
+        shared::log_batch_keeps_followers(&store).await;
         store.close().await;
     })
     .await;

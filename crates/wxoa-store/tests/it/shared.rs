@@ -417,7 +417,7 @@ pub(crate) async fn log_and_followers(store: &Store) {
     let base = MessageLogEntry {
         at: 1_767_225_600,
         appid: appid.clone(),
-        openid: "o1".to_owned(),
+        openid: "oLogged".to_owned(),
         msg_type: "text".to_owned(),
         msg_id: Some(u64::MAX),
         content: Some("产品 Rust".to_owned()),
@@ -450,9 +450,26 @@ pub(crate) async fn log_and_followers(store: &Store) {
         latency_ms: 0,
         mode: "plain".to_owned(),
         source: "none".to_owned(),
+        event_key: Some("qrscene_3".to_owned()),
         ..base.clone()
     };
     let third = log.log_message(&event).await.unwrap();
+    let logged = store
+        .followers()
+        .follower(&appid, "oLogged")
+        .await
+        .unwrap()
+        .expect("a logged push records its follower");
+    assert!(logged.subscribed);
+    assert_eq!(logged.messages, 3);
+    assert_eq!(logged.first_seen_at, 1_767_225_600);
+    assert_eq!(logged.last_seen_at, Some(1_767_225_602));
+    assert_eq!(
+        logged.last_message_at, None,
+        "no entry said it opens the window"
+    );
+    assert_eq!(logged.subscribed_at, Some(1_767_225_602));
+    assert_eq!(logged.scene.as_deref(), Some("qrscene_3"));
     assert!(first < second && second < third);
 
     let recent = log.recent_messages(2).await.unwrap();
@@ -499,12 +516,17 @@ pub(crate) async fn log_and_followers(store: &Store) {
 
     let o1 = followers.follower(&appid, "o1").await.unwrap().unwrap();
     assert!(!o1.subscribed, "the newest event is the unsubscribe");
+    assert_eq!(
+        o1.messages, 0,
+        "events recorded directly are not logged pushes"
+    );
     assert_eq!(o1.first_seen_at, 100);
     assert_eq!(o1.subscribed_at, Some(150));
     assert_eq!(o1.unsubscribed_at, Some(200));
     assert_eq!(o1.scene, None, "scene of the latest subscribe");
     assert_eq!(o1.updated_at, 200);
-    assert_eq!(followers.count_followers(&appid, true).await.unwrap(), 1);
+    // o2, and oLogged from the logged pushes above.
+    assert_eq!(followers.count_followers(&appid, true).await.unwrap(), 2);
     assert_eq!(followers.count_followers(&appid, false).await.unwrap(), 1);
 
     followers
@@ -530,7 +552,7 @@ pub(crate) async fn log_and_followers(store: &Store) {
             (true, 300, Some("qrscene_9")),
         ]
     );
-    assert_eq!(followers.count_followers(&appid, true).await.unwrap(), 2);
+    assert_eq!(followers.count_followers(&appid, true).await.unwrap(), 3);
 }
 
 /// The SQL backends on an injected clock: exact lease and window boundaries, waiters noticing
@@ -687,4 +709,79 @@ pub(crate) async fn sql_time_boundaries(store: &Store) {
 fn clock_now(clock: &wxoa_api::ManualClock) -> i64 {
     use wxoa_api::Clock;
     clock.now_unix()
+}
+
+/// A batch of logged pushes is written in one transaction, rows in order, and keeps each
+/// follower's activity: last seen, the 客服 window, counts, subscribes and unsubscribes.
+pub(crate) async fn log_batch_keeps_followers(store: &Store) {
+    let log = store.message_log();
+    let appid = format!("wx{}", unique());
+    let entry = |openid: &str, at: i64, event: Option<&str>, opens_window: bool| MessageLogEntry {
+        at,
+        appid: appid.clone(),
+        openid: openid.to_owned(),
+        msg_type: if event.is_some() { "event" } else { "text" }.to_owned(),
+        event: event.map(str::to_owned),
+        content: event.is_none().then(|| format!("hello at {at}")),
+        latency_ms: 1,
+        mode: "plain".to_owned(),
+        source: "fresh".to_owned(),
+        opens_window,
+        ..MessageLogEntry::default()
+    };
+    // More rows than one statement takes, several followers interleaved, one unsubscribe.
+    let mut batch = Vec::new();
+    for i in 0..150 {
+        let openid = format!("o{}", i % 3);
+        batch.push(entry(&openid, 1_000 + i, None, true));
+    }
+    batch.push(entry("o1", 2_000, Some("unsubscribe"), false));
+    batch.push(entry("o2", 2_001, Some("VIEW"), false));
+    let ids = log.log_batch(&batch).await.unwrap();
+    assert_eq!(ids.len(), batch.len());
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend");
+    assert!(log.log_batch(&[]).await.unwrap().is_empty());
+
+    let recent = log.recent_messages(200).await.unwrap();
+    let ours: Vec<_> = recent.iter().filter(|m| m.entry.appid == appid).collect();
+    assert_eq!(ours.len(), 152);
+    assert_eq!(ours[0].entry.event.as_deref(), Some("VIEW"), "newest first");
+    assert_eq!(ours[151].entry.content.as_deref(), Some("hello at 1000"));
+
+    let followers = store.followers();
+    let o0 = followers.follower(&appid, "o0").await.unwrap().unwrap();
+    assert!(o0.subscribed, "a follower who writes is following");
+    assert_eq!(o0.messages, 50);
+    assert_eq!(o0.first_seen_at, 1_000);
+    assert_eq!(o0.last_seen_at, Some(1_147));
+    assert_eq!(o0.last_message_at, Some(1_147));
+    let o1 = followers.follower(&appid, "o1").await.unwrap().unwrap();
+    assert!(!o1.subscribed);
+    assert_eq!(o1.unsubscribed_at, Some(2_000));
+    assert_eq!(o1.messages, 51);
+    assert_eq!(o1.last_seen_at, Some(2_000));
+    assert_eq!(
+        o1.last_message_at,
+        Some(1_148),
+        "an unsubscribe opens no window"
+    );
+    let o2 = followers.follower(&appid, "o2").await.unwrap().unwrap();
+    assert_eq!(o2.last_seen_at, Some(2_001));
+    assert_eq!(
+        o2.last_message_at,
+        Some(1_149),
+        "a VIEW click opens no window"
+    );
+
+    // A later batch adds to the counts and moves the times forward, never back.
+    log.log_batch(&[entry("o0", 900, None, true), entry("o0", 3_000, None, true)])
+        .await
+        .unwrap();
+    let o0 = followers.follower(&appid, "o0").await.unwrap().unwrap();
+    assert_eq!(o0.messages, 52);
+    assert_eq!(o0.first_seen_at, 900);
+    assert_eq!(o0.last_seen_at, Some(3_000));
+    let timeline = followers.follower_events(&appid, "o1").await.unwrap();
+    assert_eq!(timeline.len(), 1);
+    assert!(!timeline[0].subscribed);
 }

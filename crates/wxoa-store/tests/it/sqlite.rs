@@ -356,6 +356,7 @@ async fn message_log_and_followers() {
     let dir = TempDir::new();
     let store = Store::open("sqlite://wxoa.db", dir.path()).await.unwrap();
     shared::log_and_followers(&store).await;
+    shared::log_batch_keeps_followers(&store).await;
     store.close().await;
 }
 

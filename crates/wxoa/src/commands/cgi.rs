@@ -22,6 +22,9 @@ fn config_path(explicit: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("wxoa.toml"))
 }
 
+/// How long the process waits, after answering, for its message log row to be written.
+const LOG_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) fn run_from_environment(config: Option<PathBuf>) -> ExitCode {
     let path = config_path(config);
     let stdout = std::io::stdout();
@@ -76,6 +79,7 @@ pub(crate) fn run_from_environment(config: Option<PathBuf>) -> ExitCode {
             }
         };
         let store = connected.store.clone();
+        let log_writer = connected.log_writer;
         let app = Arc::new(App::with_backends(&config, clock, connected.backends));
         let result = wxoa_server::cgi::serve_one(
             &app,
@@ -84,6 +88,12 @@ pub(crate) fn run_from_environment(config: Option<PathBuf>) -> ExitCode {
             &mut out,
         )
         .await;
+        // The response is out: write the push's log row before the process ends.
+        if let Some(writer) = log_writer
+            && !writer.shutdown(LOG_FLUSH_TIMEOUT).await
+        {
+            tracing::error!("wxoa cgi: the message log row was not written in time");
+        }
         store.close().await;
         result
     });

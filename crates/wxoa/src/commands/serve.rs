@@ -10,6 +10,9 @@ use wxoa_server::clock::SystemClock;
 use crate::cli::ServeArgs;
 use crate::commands::load_config;
 
+/// How long a stopping server waits for the message log to be written out.
+const LOG_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.config)?;
     let listen = args.listen.unwrap_or(config.server.listen);
@@ -30,6 +33,8 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .context("connecting [store] and [api]")?;
+        let log_writer = connected.log_writer;
+        let store = connected.store;
         let app = Arc::new(App::with_backends(&config, clock, connected.backends));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -90,6 +95,18 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             None => wxoa_server::serve(listener, app, shutdown_signal()).await,
         }
         .context("serving")?;
+        // Every request has been answered: write out what the message log still holds.
+        if let Some(writer) = log_writer {
+            if writer.shutdown(LOG_FLUSH_TIMEOUT).await {
+                tracing::info!("message log written out");
+            } else {
+                tracing::error!(
+                    timeout_secs = LOG_FLUSH_TIMEOUT.as_secs(),
+                    "message log not written out in time; the rest of its queue is lost"
+                );
+            }
+        }
+        store.close().await;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
