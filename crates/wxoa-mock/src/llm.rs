@@ -261,7 +261,11 @@ fn error_response(status: u16, retry_after: Option<u64>, message: &str) -> Respo
     response
 }
 
-async fn completions(State(llm): State<MockLlm>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn completions(
+    State(llm): State<MockLlm>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return error_response(400, None, &format!("invalid JSON: {e}")),
@@ -269,7 +273,10 @@ async fn completions(State(llm): State<MockLlm>, headers: HeaderMap, body: axum:
     let (config, fault) = {
         let mut state = llm.lock();
         state.requests.push(request.clone());
-        let fault = state.next_faults.pop_front().or_else(|| state.always.clone());
+        let fault = state
+            .next_faults
+            .pop_front()
+            .or_else(|| state.always.clone());
         (state.config.clone(), fault)
     };
     if let Some(key) = &config.api_key {
@@ -311,7 +318,10 @@ async fn completions(State(llm): State<MockLlm>, headers: HeaderMap, body: axum:
     });
     if request["stream"] != Value::Bool(true) {
         tokio::time::sleep(config.first_token_delay).await;
-        let chunks = answer.chars().count().div_ceil(config.chars_per_chunk.max(1));
+        let chunks = answer
+            .chars()
+            .count()
+            .div_ceil(config.chars_per_chunk.max(1));
         tokio::time::sleep(config.chunk_interval * u32::try_from(chunks).unwrap_or(u32::MAX)).await;
         return Json(json!({
             "id": "chatcmpl-mock",

@@ -201,7 +201,11 @@ async fn a_twelve_second_answer_rides_on_the_second_retry() {
     let (seen, attempt) = s.platform(&s.push("讲个长故事", 2)).await;
     assert_eq!(attempt, 3, "attempts 1 and 2 lapse; the third carries it");
     assert_eq!(seen.as_deref(), Some(answer.as_str()));
-    assert_eq!(s.llm.requests().len(), 1, "one model request for three attempts");
+    assert_eq!(
+        s.llm.requests().len(),
+        1,
+        "one model request for three attempts"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -211,7 +215,9 @@ async fn a_forty_second_answer_shows_its_first_sentences_then_the_rest_on_contin
     let (seen, attempt) = s.platform(&s.push("写一篇长文", 3)).await;
     assert_eq!(attempt, 3);
     let seen = seen.expect("the last attempt shows a prefix");
-    let (prefix, hint) = seen.split_once("\n\n（").expect("the hint follows the prefix");
+    let (prefix, hint) = seen
+        .split_once("\n\n（")
+        .expect("the hint follows the prefix");
     assert!(hint.contains("回复「继续」查看剩余内容"), "{seen}");
     assert!(prefix.ends_with('。'), "whole sentences only: {prefix}");
     assert!(answer.starts_with(prefix));
@@ -270,7 +276,11 @@ async fn kf_delivers_a_three_part_answer_in_order() {
         assert!(m.text.ends_with('。'));
     }
     let joined: String = outbox.iter().map(|m| m.text.as_str()).collect();
-    assert_eq!(strip_ws(&joined), strip_ws(&answer), "in order, nothing lost");
+    assert_eq!(
+        strip_ws(&joined),
+        strip_ws(&answer),
+        "in order, nothing lost"
+    );
     assert_eq!(s.llm.requests().len(), 1);
 }
 
@@ -293,7 +303,10 @@ async fn kf_refused_with_48001_parks_the_parts_for_the_next_messages() {
     let second_part = after.split_once("\n\n").map_or(after.as_str(), |(a, _)| a);
     assert_eq!(strip_ws(&format!("{next}{second_part}")), strip_ws(&answer));
     let third = s.ask("然后呢", 23).await.unwrap();
-    assert!(third.contains("「好的」"), "the answer parked behind the parts: {third}");
+    assert!(
+        third.contains("「好的」"),
+        "the answer parked behind the parts: {third}"
+    );
     assert_eq!(s.llm.requests().len(), 4);
 }
 
@@ -309,10 +322,17 @@ async fn history_is_sent_and_reset() {
     assert_eq!(messages.len(), 4, "system, the first turn, the question");
     assert_eq!(messages[1]["content"], "我叫小明");
     assert_eq!(messages[2]["role"], "assistant");
-    assert_eq!(s.ask("新对话", 32).await.as_deref(), Some("好的，我们开始新的对话。"));
+    assert_eq!(
+        s.ask("新对话", 32).await.as_deref(),
+        Some("好的，我们开始新的对话。")
+    );
     let third = s.ask("我叫什么", 33).await.unwrap();
     assert!(third.contains("第 1 轮"), "{third}");
-    assert_eq!(s.llm.requests().len(), 3, "the reset keyword does not ask the model");
+    assert_eq!(
+        s.llm.requests().len(),
+        3,
+        "the reset keyword does not ask the model"
+    );
 }
 
 #[tokio::test]
@@ -382,7 +402,11 @@ async fn a_slow_failure_is_parked_not_repeated() {
     .await;
     s.llm.fail_always(Some(LlmFault::CutAfter(0)));
     let (seen, attempt) = s.platform(&s.push("你好", 60)).await;
-    assert_eq!((seen.as_deref(), attempt), (Some("稍等"), 3), "placeholder on the last attempt");
+    assert_eq!(
+        (seen.as_deref(), attempt),
+        (Some("稍等"), 3),
+        "placeholder on the last attempt"
+    );
     tokio::time::sleep(Duration::from_secs(20)).await;
     // The reset keyword needs no model; the parked error text rides along.
     let next = s.ask("新对话", 61).await.unwrap();

@@ -734,8 +734,16 @@ mod sim_command_tests {
 
     #[test]
     fn mock_llm_flags_need_llm_and_a_known_fault() {
-        let cli = Cli::try_parse_from(["wxoa", "mock", "--llm", "--llm-rate", "20", "--llm-fail", "429"])
-            .unwrap();
+        let cli = Cli::try_parse_from([
+            "wxoa",
+            "mock",
+            "--llm",
+            "--llm-rate",
+            "20",
+            "--llm-fail",
+            "429",
+        ])
+        .unwrap();
         let Command::Mock(args) = cli.command else {
             panic!("expected mock")
         };

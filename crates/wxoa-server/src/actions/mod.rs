@@ -448,7 +448,11 @@ impl ActionCall {
             CompiledAction::Script(s) => s.path().display().to_string(),
             CompiledAction::Webhook(w) => w.shown_url(),
             CompiledAction::Chat(c) => {
-                format!("{} at {}", c.profile().model(), c.profile().shown_endpoint())
+                format!(
+                    "{} at {}",
+                    c.profile().model(),
+                    c.profile().shown_endpoint()
+                )
             }
         }
     }

@@ -43,9 +43,9 @@ use wxoa_proto::reply::Reply;
 pub use self::error::{RenderError, RuleError};
 pub use self::spec::{ArticleSpec, LookupSpec, OnSlow, ReplySpec, RuleSpec, WebhookSpec};
 
+use crate::actions::chat::{ChatProfile, ChatRef, CompiledChat};
 use crate::actions::lookup::{CompiledLookup, LookupOutcome};
 use crate::actions::script::CompiledScript;
-use crate::actions::chat::{ChatProfile, ChatRef, CompiledChat};
 use crate::actions::webhook::CompiledWebhook;
 
 /// What a `chat` rule without `on_error` answers when the model fails.
@@ -242,8 +242,7 @@ impl RuleSet {
             };
             let placeholder =
                 text_option("placeholder", &spec.placeholder, "use server.placeholder")?;
-            let mut on_error =
-                text_option("on_error", &spec.on_error, "answer nothing on errors")?;
+            let mut on_error = text_option("on_error", &spec.on_error, "answer nothing on errors")?;
             if matches!(spec.reply, ReplySpec::Chat(_)) && on_error.is_none() {
                 // A model that fails should not leave the follower without a word.
                 on_error = Some(DEFAULT_CHAT_ON_ERROR.to_owned());

@@ -249,7 +249,10 @@ fn apply(
         return Ok(true);
     }
     let value: Value = serde_json::from_str(data).map_err(|e| {
-        ChatError::BadStream(format!("{e} in {:?}", data.chars().take(120).collect::<String>()))
+        ChatError::BadStream(format!(
+            "{e} in {:?}",
+            data.chars().take(120).collect::<String>()
+        ))
     })?;
     if let Some(error) = value.get("error") {
         return Err(ChatError::Status {
@@ -310,15 +313,42 @@ mod tests {
         let partial = PartialOutput::default();
         let mut c = Completion::default();
         let mut fin = false;
-        assert!(!apply(r#"{"choices":[{"delta":{"content":"你"}}]}"#, &mut c, &mut fin, &partial).unwrap());
-        assert!(!apply(r#"{"choices":[{"delta":{"content":"好"},"finish_reason":"stop"}]}"#, &mut c, &mut fin, &partial).unwrap());
-        assert!(!apply(r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}"#, &mut c, &mut fin, &partial).unwrap());
+        assert!(
+            !apply(
+                r#"{"choices":[{"delta":{"content":"你"}}]}"#,
+                &mut c,
+                &mut fin,
+                &partial
+            )
+            .unwrap()
+        );
+        assert!(
+            !apply(
+                r#"{"choices":[{"delta":{"content":"好"},"finish_reason":"stop"}]}"#,
+                &mut c,
+                &mut fin,
+                &partial
+            )
+            .unwrap()
+        );
+        assert!(
+            !apply(
+                r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}"#,
+                &mut c,
+                &mut fin,
+                &partial
+            )
+            .unwrap()
+        );
         assert!(apply("[DONE]", &mut c, &mut fin, &partial).unwrap());
         assert_eq!(c.text, "你好");
         assert_eq!((c.prompt_tokens, c.completion_tokens), (Some(7), Some(2)));
         assert!(fin);
         assert_eq!(partial.text(), "你好");
-        assert!(matches!(apply("nope", &mut c, &mut fin, &partial), Err(ChatError::BadStream(_))));
+        assert!(matches!(
+            apply("nope", &mut c, &mut fin, &partial),
+            Err(ChatError::BadStream(_))
+        ));
         assert!(matches!(
             apply(r#"{"error":{"message":"overloaded"}}"#, &mut c, &mut fin, &partial),
             Err(ChatError::Status { message, .. }) if message == "overloaded"
@@ -327,9 +357,26 @@ mod tests {
 
     #[test]
     fn outcomes_name_the_failure() {
-        assert_eq!(ChatError::Status { status: 503, message: String::new() }.outcome(), "server_error");
-        assert_eq!(ChatError::Status { status: 400, message: String::new() }.outcome(), "bad_request");
-        let e = ChatError::RateLimited { retry_after: Some(3), message: "slow down".into() };
+        assert_eq!(
+            ChatError::Status {
+                status: 503,
+                message: String::new()
+            }
+            .outcome(),
+            "server_error"
+        );
+        assert_eq!(
+            ChatError::Status {
+                status: 400,
+                message: String::new()
+            }
+            .outcome(),
+            "bad_request"
+        );
+        let e = ChatError::RateLimited {
+            retry_after: Some(3),
+            message: "slow down".into(),
+        };
         assert_eq!(e.outcome(), "rate_limited");
         assert!(e.to_string().contains("retry after 3 s"), "{e}");
     }

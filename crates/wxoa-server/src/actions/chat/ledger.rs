@@ -124,7 +124,10 @@ mod tests {
         assert!(l.admit("p", "a", 1010, Some(2)));
         assert!(!l.admit("p", "a", 1020, Some(2)));
         assert!(l.admit("p", "b", 1020, Some(2)), "another follower");
-        assert!(l.admit("p", "a", 1060, Some(2)), "the first one left the window");
+        assert!(
+            l.admit("p", "a", 1060, Some(2)),
+            "the first one left the window"
+        );
         assert!(l.admit("p", "a", 1061, None));
     }
 

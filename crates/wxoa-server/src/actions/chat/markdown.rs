@@ -96,7 +96,11 @@ fn links(text: &str) -> String {
             continue;
         }
         let image = open > 0 && rest[..open].ends_with('!');
-        out.push_str(if image { &rest[..open - 1] } else { &rest[..open] });
+        out.push_str(if image {
+            &rest[..open - 1]
+        } else {
+            &rest[..open]
+        });
         if image || label.trim().is_empty() || label.trim() == url {
             out.push_str(url);
         } else {
@@ -124,7 +128,10 @@ mod tests {
 
     #[test]
     fn emphasis_headings_and_code_are_plain() {
-        assert_eq!(render("## 标题\n这是**重点**和`代码`。"), "标题\n这是重点和代码。");
+        assert_eq!(
+            render("## 标题\n这是**重点**和`代码`。"),
+            "标题\n这是重点和代码。"
+        );
         assert_eq!(render("```rust\nlet x = 1;\n```\n好"), "let x = 1;\n好");
         assert_eq!(render("> 引用\n---\n尾"), "引用\n\n尾");
     }
@@ -143,14 +150,21 @@ mod tests {
             render("见[文档](https://wxoa.dev/ai)了解"),
             "见文档 https://wxoa.dev/ai 了解"
         );
-        assert_eq!(render("![图](https://x.test/a.png)"), "https://x.test/a.png");
-        assert_eq!(render("[https://a.test](https://a.test)."), "https://a.test.");
+        assert_eq!(
+            render("![图](https://x.test/a.png)"),
+            "https://x.test/a.png"
+        );
+        assert_eq!(
+            render("[https://a.test](https://a.test)."),
+            "https://a.test."
+        );
         assert_eq!(render("数组[0](不是链接 吧)"), "数组[0](不是链接 吧)");
     }
 
     #[test]
     fn rendering_a_prefix_at_a_sentence_end_gives_a_prefix() {
-        let answer = "# 题\n这是**第一句**。这是[链接](https://a.test)。\n- 项目一\n- 项目二\n结尾。";
+        let answer =
+            "# 题\n这是**第一句**。这是[链接](https://a.test)。\n- 项目一\n- 项目二\n结尾。";
         let full = render(answer);
         for (i, c) in answer.char_indices() {
             if c == '。' || c == '\n' {

@@ -34,7 +34,11 @@ pub struct Conversation {
 #[must_use]
 pub fn estimate_tokens(text: &str) -> u64 {
     let (wide, narrow) = text.chars().fold((0u64, 0u64), |(w, n), c| {
-        if c.len_utf8() >= 3 { (w + 1, n) } else { (w, n + 1) }
+        if c.len_utf8() >= 3 {
+            (w + 1, n)
+        } else {
+            (w, n + 1)
+        }
     });
     wide + narrow.div_ceil(4)
 }

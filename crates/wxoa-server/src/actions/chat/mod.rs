@@ -274,31 +274,25 @@ impl CompiledChat {
 
         let question = if text.is_empty() { "[图片]" } else { text };
         let rendered = markdown::render(&completion.text);
-        let (rendered, refused) = match filter::check_answer(
-            services.http.inner(),
-            p,
-            openid,
-            question,
-            &rendered,
-        )
-        .await
-        {
-            Verdict::Allow => {
-                memory.conversation.record(
-                    Turn {
-                        user: question.to_owned(),
-                        assistant: completion.text.clone(),
-                    },
-                    p.history,
-                );
-                self.count("ok");
-                (rendered, false)
-            }
-            Verdict::Refuse(text) => {
-                self.count("filtered");
-                (text, true)
-            }
-        };
+        let (rendered, refused) =
+            match filter::check_answer(services.http.inner(), p, openid, question, &rendered).await
+            {
+                Verdict::Allow => {
+                    memory.conversation.record(
+                        Turn {
+                            user: question.to_owned(),
+                            assistant: completion.text.clone(),
+                        },
+                        p.history,
+                    );
+                    self.count("ok");
+                    (rendered, false)
+                }
+                Verdict::Refuse(text) => {
+                    self.count("filtered");
+                    (text, true)
+                }
+            };
 
         let shown = partial.finish();
         let reply = match (&shown, self.on_slow) {
@@ -316,8 +310,7 @@ impl CompiledChat {
                 if parts.len() > 1 {
                     // In order, all by 客服消息 (each parked when that is refused).
                     for part in parts {
-                        if let Err(e) = services.later.send_later(openid, Reply::text(part)).await
-                        {
+                        if let Err(e) = services.later.send_later(openid, Reply::text(part)).await {
                             tracing::error!(profile = %p.name, openid, error = %e, "a part of the answer could not be delivered");
                         }
                     }
@@ -372,7 +365,11 @@ impl CompiledChat {
         }
         let content = match picture {
             Some(url) => {
-                let prompt = if text.is_empty() { "请描述这张图片。" } else { text };
+                let prompt = if text.is_empty() {
+                    "请描述这张图片。"
+                } else {
+                    text
+                };
                 json!([
                     { "type": "text", "text": prompt },
                     { "type": "image_url", "image_url": { "url": url } },

@@ -79,7 +79,11 @@ impl PartialOutput {
         let budget = MAX_TEXT_REPLY_BYTES.saturating_sub(state.hint.len());
         let prefix = sentence_prefix(&rendered, budget, MIN_PREFIX_CHARS)?.to_owned();
         let lower = prefix.to_lowercase();
-        if state.blocked_words.iter().any(|w| lower.contains(w.as_str())) {
+        if state
+            .blocked_words
+            .iter()
+            .any(|w| lower.contains(w.as_str()))
+        {
             return None;
         }
         let shown = format!("{prefix}{}", state.hint);
@@ -125,7 +129,10 @@ mod tests {
     fn prefix_is_whole_sentences_and_taken_once() {
         let p = partial();
         p.push("**第一句话**已经完整说完了。第二句");
-        assert_eq!(p.take_prefix().as_deref(), Some("第一句话已经完整说完了。\n（回复「继续」）"));
+        assert_eq!(
+            p.take_prefix().as_deref(),
+            Some("第一句话已经完整说完了。\n（回复「继续」）")
+        );
         assert_eq!(p.take_prefix(), None);
         assert_eq!(p.finish().as_deref(), Some("第一句话已经完整说完了。"));
     }

@@ -240,7 +240,9 @@ impl ChatProfile {
         let base_url = parse_http_url(base).map_err(|e| {
             bad(
                 "base_url",
-                format!("{e}; give the OpenAI-compatible root, e.g. \"https://api.deepseek.com/v1\""),
+                format!(
+                    "{e}; give the OpenAI-compatible root, e.g. \"https://api.deepseek.com/v1\""
+                ),
             )
         })?;
         if base_url.query().is_some() {
@@ -265,7 +267,9 @@ impl ChatProfile {
                 _ => {
                     return Err(bad(
                         "api_key_env",
-                        format!("environment variable `{var}` is not set or empty; export it with the provider's API key"),
+                        format!(
+                            "environment variable `{var}` is not set or empty; export it with the provider's API key"
+                        ),
                     ));
                 }
             },
@@ -273,7 +277,10 @@ impl ChatProfile {
         if let Some(t) = spec.temperature
             && !(t.is_finite() && (0.0..=2.0).contains(&t))
         {
-            return Err(bad("temperature", format!("must be between 0 and 2, got {t}")));
+            return Err(bad(
+                "temperature",
+                format!("must be between 0 and 2, got {t}"),
+            ));
         }
         if spec.max_tokens == Some(0) {
             return Err(bad("max_tokens", "must be at least 1"));
@@ -307,19 +314,24 @@ impl ChatProfile {
                 "must be at least 1; remove it for no budget",
             ));
         }
-        if let Some(i) = spec.filter_keywords.iter().position(|k| k.trim().is_empty()) {
-            return Err(bad(
-                "filter_keywords",
-                format!("entry {} is empty", i + 1),
-            ));
+        if let Some(i) = spec
+            .filter_keywords
+            .iter()
+            .position(|k| k.trim().is_empty())
+        {
+            return Err(bad("filter_keywords", format!("entry {} is empty", i + 1)));
         }
         let filter_webhook = match &spec.filter_webhook {
             None => None,
-            Some(url) => Some(
-                parse_http_url(url.trim()).map_err(|e| bad("filter_webhook", e.to_string()))?,
-            ),
+            Some(url) => {
+                Some(parse_http_url(url.trim()).map_err(|e| bad("filter_webhook", e.to_string()))?)
+            }
         };
-        let reset_keyword = text_or("reset_keyword", spec.reset_keyword.as_ref(), DEFAULT_RESET_KEYWORD)?;
+        let reset_keyword = text_or(
+            "reset_keyword",
+            spec.reset_keyword.as_ref(),
+            DEFAULT_RESET_KEYWORD,
+        )?;
         let continue_keyword = text_or(
             "continue_keyword",
             spec.continue_keyword.as_ref(),
@@ -328,7 +340,9 @@ impl ChatProfile {
         if reset_keyword == continue_keyword {
             return Err(bad(
                 "continue_keyword",
-                format!("is the same as reset_keyword ({reset_keyword:?}); give two different words"),
+                format!(
+                    "is the same as reset_keyword ({reset_keyword:?}); give two different words"
+                ),
             ));
         }
         Ok(Self {
@@ -343,7 +357,11 @@ impl ChatProfile {
             temperature: spec.temperature,
             timeout: Duration::from_millis(ms),
             vision: spec.vision.unwrap_or(false),
-            reset_text: text_or("reset_text", spec.reset_text.as_ref(), "好的，我们开始新的对话。")?,
+            reset_text: text_or(
+                "reset_text",
+                spec.reset_text.as_ref(),
+                "好的，我们开始新的对话。",
+            )?,
             reset_keyword,
             continue_keyword,
             idle_secs: i64::try_from(idle * 60).unwrap_or(i64::MAX),
@@ -413,7 +431,10 @@ mod tests {
     #[test]
     fn defaults_and_endpoint() {
         let p = ChatProfile::compile("bot", &spec()).unwrap();
-        assert_eq!(p.endpoint.as_str(), "http://127.0.0.1:9/v1/chat/completions");
+        assert_eq!(
+            p.endpoint.as_str(),
+            "http://127.0.0.1:9/v1/chat/completions"
+        );
         assert_eq!(p.history, DEFAULT_HISTORY_TURNS);
         assert_eq!(p.reset_keyword, "新对话");
         assert_eq!(p.continue_keyword(), "继续");
@@ -427,15 +448,69 @@ mod tests {
     #[test]
     fn bad_keys_are_named() {
         let cases: Vec<(ChatSpec, &str)> = vec![
-            (ChatSpec { model: " ".into(), ..spec() }, "model"),
-            (ChatSpec { base_url: "ftp://x".into(), ..spec() }, "base_url"),
-            (ChatSpec { temperature: Some(3.0), ..spec() }, "temperature"),
-            (ChatSpec { timeout_ms: Some(10), ..spec() }, "timeout_ms"),
-            (ChatSpec { api_key_env: Some("WXOA_SURELY_UNSET_KEY_VAR".into()), ..spec() }, "api_key_env"),
-            (ChatSpec { per_user_per_minute: Some(0), ..spec() }, "per_user_per_minute"),
-            (ChatSpec { continue_keyword: Some("新对话".into()), ..spec() }, "continue_keyword"),
-            (ChatSpec { filter_keywords: vec![String::new()], ..spec() }, "filter_keywords"),
-            (ChatSpec { idle_minutes: Some(0), ..spec() }, "idle_minutes"),
+            (
+                ChatSpec {
+                    model: " ".into(),
+                    ..spec()
+                },
+                "model",
+            ),
+            (
+                ChatSpec {
+                    base_url: "ftp://x".into(),
+                    ..spec()
+                },
+                "base_url",
+            ),
+            (
+                ChatSpec {
+                    temperature: Some(3.0),
+                    ..spec()
+                },
+                "temperature",
+            ),
+            (
+                ChatSpec {
+                    timeout_ms: Some(10),
+                    ..spec()
+                },
+                "timeout_ms",
+            ),
+            (
+                ChatSpec {
+                    api_key_env: Some("WXOA_SURELY_UNSET_KEY_VAR".into()),
+                    ..spec()
+                },
+                "api_key_env",
+            ),
+            (
+                ChatSpec {
+                    per_user_per_minute: Some(0),
+                    ..spec()
+                },
+                "per_user_per_minute",
+            ),
+            (
+                ChatSpec {
+                    continue_keyword: Some("新对话".into()),
+                    ..spec()
+                },
+                "continue_keyword",
+            ),
+            (
+                ChatSpec {
+                    filter_keywords: vec![String::new()],
+                    ..spec()
+                },
+                "filter_keywords",
+            ),
+            (
+                ChatSpec {
+                    idle_minutes: Some(0),
+                    ..spec()
+                },
+                "idle_minutes",
+            ),
         ];
         for (s, key) in cases {
             let e = ChatProfile::compile("bot", &s).unwrap_err();

@@ -111,7 +111,11 @@ mod tests {
         assert!(parts.len() >= 9, "{}", parts.len());
         for part in &parts {
             assert!(part.len() <= 2047, "{}", part.len());
-            assert!(part.ends_with('。'), "cut inside a sentence: …{:?}", &part[part.len() - 9..]);
+            assert!(
+                part.ends_with('。'),
+                "cut inside a sentence: …{:?}",
+                &part[part.len() - 9..]
+            );
         }
         assert_eq!(parts.concat(), text);
     }
@@ -134,8 +138,14 @@ mod tests {
 
     #[test]
     fn prefix_ends_a_sentence() {
-        assert_eq!(sentence_prefix("第一句。第二句写了一半", 2047, 2), Some("第一句。"));
-        assert_eq!(sentence_prefix("Hello there. And th", 2047, 2), Some("Hello there."));
+        assert_eq!(
+            sentence_prefix("第一句。第二句写了一半", 2047, 2),
+            Some("第一句。")
+        );
+        assert_eq!(
+            sentence_prefix("Hello there. And th", 2047, 2),
+            Some("Hello there.")
+        );
         assert_eq!(sentence_prefix("没有句号", 2047, 2), None);
         assert_eq!(sentence_prefix("短。", 2047, 5), None);
         assert_eq!(sentence_prefix("一。二。三。", 7, 1), Some("一。"));

@@ -66,11 +66,10 @@ mod tests {
     fn events_across_chunks_and_line_endings() {
         let mut p = SseParser::default();
         assert!(p.feed(b"data: {\"a\"").is_empty());
-        assert_eq!(p.feed(b":1}\n\n: comment\n\ndata: x\r\n\r\ndata: [DONE]\n\n"), vec![
-            "{\"a\":1}".to_owned(),
-            "x".to_owned(),
-            "[DONE]".to_owned()
-        ]);
+        assert_eq!(
+            p.feed(b":1}\n\n: comment\n\ndata: x\r\n\r\ndata: [DONE]\n\n"),
+            vec!["{\"a\":1}".to_owned(), "x".to_owned(), "[DONE]".to_owned()]
+        );
         assert_eq!(p.feed(b"data: a\ndata: b\n\n"), vec!["a\nb".to_owned()]);
         assert!(p.feed(b"data: tail").is_empty());
         assert_eq!(p.finish().as_deref(), Some("tail"));
