@@ -82,6 +82,7 @@ async fn setup(llm: LlmConfig, on_slow: &str, profile: &str) -> Setup {
         ),
         delivery,
         shared_dedup: None,
+        message_log: None,
     };
     Setup {
         app: Arc::new(App::with_backends(&config, clock, backends)),

@@ -658,7 +658,7 @@ impl App {
 
     /// The last attempt answers the whole sentences streamed so far; the action keeps the rest
     /// for the follower's continue keyword, and anything it still returns (its `on_error`
-    /// text) is parked.
+    /// text) is parked. Counted as [`Source::Parked`]: the rest waits for the next message.
     fn answer_prefix(&self, work: &Work, shown: String) -> (Arc<Handled>, Source) {
         work.state
             .lock()
@@ -671,7 +671,7 @@ impl App {
                 rule: Some(Arc::clone(&work.rule)),
                 reply: Some(Reply::text(shown)),
             }),
-            Source::Deadline,
+            Source::Parked,
         )
     }
 

@@ -106,20 +106,6 @@ fn generated_secret(appid: &str) -> String {
     digest.chars().take(32).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_secrets_look_like_appsecrets_and_are_stable() {
-        let a = generated_secret("wx1234567890abcdef");
-        assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(a, generated_secret("wx1234567890abcdef"));
-        assert_ne!(a, generated_secret("wx1234567890abcdeg"));
-    }
-}
-
 /// The fake model of `--llm`, paced and failing as the flags say.
 fn fake_model(args: &MockArgs) -> MockLlm {
     let per_tenth = usize::try_from(args.llm_rate / 10).unwrap_or(1).max(1);
@@ -138,4 +124,18 @@ fn fake_model(args: &MockArgs) -> MockLlm {
         },
     }));
     llm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_secrets_look_like_appsecrets_and_are_stable() {
+        let a = generated_secret("wx1234567890abcdef");
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(a, generated_secret("wx1234567890abcdef"));
+        assert_ne!(a, generated_secret("wx1234567890abcdeg"));
+    }
 }
