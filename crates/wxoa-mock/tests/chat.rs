@@ -58,7 +58,7 @@ async fn setup(llm: LlmConfig, on_slow: &str, profile: &str) -> Setup {
         (None, String::new())
     };
     let text = format!(
-        "[server]\nreply_deadline_ms = 4500\nplaceholder = \"稍等\"\n\n[account]\nappid = \"{APPID}\"\ntoken = \"{TOKEN}\"\n{api}\n[chat.bot]\nmodel = \"mock-model\"\nbase_url = \"{base}\"\nsystem = \"你是公众号助手。用户：{{{{ from }}}}\"\n{profile}\n\n[[rules]]\nname = \"ai\"\nmsg_type = \"text\"\non_slow = \"{on_slow}\"\non_error = \"模型出错了\"\nreply = {{ chat = \"bot\" }}\n"
+        "[server]\nreply_deadline_ms = 4500\nplaceholder = \"稍等\"\n\n[account]\nappid = \"{APPID}\"\ntoken = \"{TOKEN}\"\n{api}\n[chat.bot]\nmodel = \"mock-model\"\nbase_url = \"{base}\"\nsystem = \"你是公众号助手。用户：{{{{ from }}}}\"\n{profile}\n\n[[rules]]\nname = \"ai\"\nmsg_type = \"text\"\non_slow = \"{on_slow}\"\non_error = \"模型出错了\"\nreply = {{ chat = \"bot\" }}\n\n[[rules]]\nname = \"ai-media\"\nmsg_type = \"image\"\nreply = {{ chat = \"bot\" }}\n\n[[rules]]\nname = \"ai-voice\"\nmsg_type = \"voice\"\nreply = {{ chat = \"bot\" }}\n"
     );
     let config = Config::from_toml(&text, std::path::Path::new("wxoa.toml")).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(now));
@@ -94,6 +94,14 @@ async fn setup(llm: LlmConfig, on_slow: &str, profile: &str) -> Setup {
 
 impl Setup {
     fn push(&self, content: &str, msg_id: u64) -> DecodedPush {
+        self.push_of(
+            "text",
+            &format!("<Content><![CDATA[{content}]]></Content>"),
+            msg_id,
+        )
+    }
+
+    fn push_of(&self, msg_type: &str, fields: &str, msg_id: u64) -> DecodedPush {
         let ts = self.now.to_string();
         let query = format!(
             "signature={}&timestamp={ts}&nonce=1",
@@ -101,7 +109,7 @@ impl Setup {
         );
         let query = PushQuery::parse(&query).unwrap();
         let body = format!(
-            "<xml><ToUserName><![CDATA[gh_chat]]></ToUserName><FromUserName><![CDATA[{OPENID}]]></FromUserName><CreateTime>{}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>",
+            "<xml><ToUserName><![CDATA[gh_chat]]></ToUserName><FromUserName><![CDATA[{OPENID}]]></FromUserName><CreateTime>{}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>{fields}<MsgId>{msg_id}</MsgId></xml>",
             self.now
         );
         decode_push(
@@ -413,4 +421,48 @@ async fn a_slow_failure_is_parked_not_repeated() {
     let next = s.ask("新对话", 61).await.unwrap();
     assert_eq!(next, "模型出错了\n\n好的，我们开始新的对话。");
     assert_eq!(s.llm.requests().len(), 1, "one per follower message");
+}
+
+#[tokio::test]
+async fn pictures_go_to_vision_models_and_voice_uses_recognition() {
+    let s = setup(fast(), "retry", "vision = true").await;
+    let picture = s.push_of(
+        "image",
+        "<PicUrl><![CDATA[https://mmbiz.test/pic.jpg]]></PicUrl><MediaId><![CDATA[M1]]></MediaId>",
+        70,
+    );
+    assert!(
+        s.platform(&picture)
+            .await
+            .0
+            .unwrap()
+            .contains("请描述这张图片")
+    );
+    let voice = s.push_of(
+        "voice",
+        "<MediaId><![CDATA[V1]]></MediaId><Format><![CDATA[amr]]></Format><Recognition><![CDATA[明天天气怎么样]]></Recognition>",
+        71,
+    );
+    assert!(
+        s.platform(&voice)
+            .await
+            .0
+            .unwrap()
+            .contains("「明天天气怎么样」")
+    );
+    let requests = s.llm.requests();
+    let content = &requests[0]["messages"][1]["content"];
+    assert_eq!(content[0]["type"], "text");
+    assert_eq!(content[1]["image_url"]["url"], "https://mmbiz.test/pic.jpg");
+    assert_eq!(requests[1]["messages"][3]["content"], "明天天气怎么样");
+
+    // Without vision a picture is not a question: nothing is asked, nothing answered.
+    let s = setup(fast(), "retry", "").await;
+    let picture = s.push_of(
+        "image",
+        "<PicUrl><![CDATA[https://mmbiz.test/p.jpg]]></PicUrl>",
+        72,
+    );
+    assert_eq!(s.platform(&picture).await.0, None);
+    assert!(s.llm.requests().is_empty());
 }

@@ -428,4 +428,72 @@ mod tests {
         assert_eq!(e.field(), "on_error");
         assert!(e.message().contains("2048 bytes"), "{e}");
     }
+
+    fn chat_rule(reply: &str) -> Vec<RuleSpec> {
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            rules: Vec<RuleSpec>,
+        }
+        let text = format!("[[rules]]\nname = \"ai\"\nmsg_type = \"text\"\nreply = {reply}\n");
+        toml::from_str::<Doc>(&text).unwrap().rules
+    }
+
+    #[test]
+    fn chat_rules_name_their_profile_and_default_on_error() {
+        let rules = chat_rule(r#"{ chat = "bot" }"#);
+        let e = RuleSet::compile(&rules, Path::new("w.toml")).unwrap_err();
+        assert_eq!(e.field(), "reply.chat");
+        assert!(e.message().contains("add [chat.bot]"), "{e}");
+
+        let rules = chat_rule(r#"{ chat = { model = "m", base_url = "nope" } }"#);
+        let e = RuleSet::compile(&rules, Path::new("w.toml")).unwrap_err();
+        assert_eq!(e.field(), "reply.chat.base_url");
+
+        let rules = chat_rule(
+            r#"{ chat = { model = "m", base_url = "http://127.0.0.1:9/v1", system = "{{ oops" } }"#,
+        );
+        let e = RuleSet::compile(&rules, Path::new("w.toml")).unwrap_err();
+        assert_eq!(e.field(), "reply.chat.system");
+
+        let rules = chat_rule(r#"{ chat = { model = "m", base_url = "http://127.0.0.1:9/v1" } }"#);
+        let set = RuleSet::compile(&rules, Path::new("w.toml")).unwrap();
+        let msg = probe::text_message("你好");
+        match set.respond(&msg, 0).unwrap() {
+            Outcome::Action { call, on_error, .. } => {
+                assert_eq!(call.kind(), "chat");
+                assert_eq!(call.target(), "m at http://127.0.0.1:9/v1/chat/completions");
+                assert!(call.partial_output().is_some());
+                assert_eq!(on_error.as_deref(), Some(DEFAULT_CHAT_ON_ERROR));
+            }
+            other => panic!("expected an action, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn named_chat_profiles_come_from_the_resources() {
+        let mut profiles = std::collections::BTreeMap::new();
+        profiles.insert(
+            "bot".to_owned(),
+            crate::actions::chat::ChatSpec {
+                model: "m".into(),
+                base_url: "http://127.0.0.1:9/v1".into(),
+                ..Default::default()
+            },
+        );
+        let resources = Resources::default().with_chat_profiles(&profiles).unwrap();
+        let rules = chat_rule(r#"{ chat = "bot" }"#);
+        assert!(RuleSet::compile_with(&rules, Path::new("w.toml"), &resources).is_ok());
+        let rules = chat_rule(r#"{ chat = "other" }"#);
+        let e = RuleSet::compile_with(&rules, Path::new("w.toml"), &resources).unwrap_err();
+        assert!(e.message().contains("profiles are: bot"), "{e}");
+        profiles.get_mut("bot").unwrap().temperature = Some(9.0);
+        let e = Resources::default()
+            .with_chat_profiles(&profiles)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("chat.bot.temperature must be between 0 and 2"),
+            "{e}"
+        );
+    }
 }
