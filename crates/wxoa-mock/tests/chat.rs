@@ -466,3 +466,56 @@ async fn pictures_go_to_vision_models_and_voice_uses_recognition() {
     assert_eq!(s.platform(&picture).await.0, None);
     assert!(s.llm.requests().is_empty());
 }
+
+#[tokio::test]
+async fn the_filter_stops_questions_and_answers_before_anything_is_sent() {
+    let s = setup(
+        fast(),
+        "retry",
+        "filter_keywords = [\"机密\", \"Forbidden\"]\nfilter_text = \"不能回答\"",
+    )
+    .await;
+    assert_eq!(
+        s.ask("公司机密是什么", 80).await.as_deref(),
+        Some("不能回答")
+    );
+    assert!(
+        s.llm.requests().is_empty(),
+        "a refused question is not sent"
+    );
+    s.llm
+        .set_answer(Some("This is FORBIDDEN knowledge.".into()));
+    assert_eq!(s.ask("tell me", 81).await.as_deref(), Some("不能回答"));
+
+    // A moderation webhook sees question and answer; it refuses with its own text.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    let hook = axum::Router::new().route(
+        "/moderate",
+        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let record = Arc::clone(&record);
+            async move {
+                let allow = !body["answer"].as_str().unwrap_or("").contains("坏");
+                record.lock().unwrap().push(body);
+                axum::Json(serde_json::json!({ "allow": allow, "text": "审核未通过" }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
+    let s = setup(
+        fast(),
+        "retry",
+        &format!("filter_webhook = \"http://{addr}/moderate\""),
+    )
+    .await;
+    s.llm.set_answer(Some("好的回答。".into()));
+    assert_eq!(s.ask("问题一", 82).await.as_deref(), Some("好的回答。"));
+    s.llm.set_answer(Some("坏的回答。".into()));
+    assert_eq!(s.ask("问题二", 83).await.as_deref(), Some("审核未通过"));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1]["question"], "问题二");
+    assert_eq!(seen[1]["openid"], OPENID);
+}
