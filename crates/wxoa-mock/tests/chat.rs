@@ -519,3 +519,34 @@ async fn the_filter_stops_questions_and_answers_before_anything_is_sent() {
     assert_eq!(seen[1]["question"], "问题二");
     assert_eq!(seen[1]["openid"], OPENID);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_parked_answer_survives_a_lapsed_attempt() {
+    let s = setup(
+        LlmConfig {
+            first_token_delay: Duration::from_secs(20),
+            ..LlmConfig::default()
+        },
+        "retry",
+        "",
+    )
+    .await;
+    s.llm.fail_always(Some(LlmFault::CutAfter(0)));
+    let (seen, _) = s.platform(&s.push("第一问", 90)).await;
+    assert_eq!(seen.as_deref(), Some("稍等"));
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    // The second question is slow too: its first attempt takes the parked error text and
+    // lapses; the text must not be lost with it.
+    s.llm.fail_always(None);
+    s.llm.set_answer(Some("第二个答案。".into()));
+    let (seen, attempt) = s.platform(&s.push("第二问", 91)).await;
+    assert_eq!(attempt, 3);
+    assert!(seen.is_some());
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let next = s.ask("新对话", 92).await.unwrap();
+    assert!(next.starts_with("模型出错了"), "{next}");
+    // One parked result rides on each message; the second answer comes with the next.
+    let after = s.ask("新对话", 93).await.unwrap();
+    assert!(after.starts_with("第二个答案。"), "{after}");
+    assert_eq!(s.llm.requests().len(), 2);
+}

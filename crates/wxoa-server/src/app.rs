@@ -523,6 +523,19 @@ impl App {
                 // Parked results ride along with the first answer that carries anything.
                 if parked.is_empty() {
                     (handled, source)
+                } else if source == Source::Lapsed {
+                    // The platform hung up on this attempt: what was parked waits again.
+                    for (rule, reply) in parked {
+                        if let Err(e) = self
+                            .backends
+                            .delivery
+                            .park(&inbound.from_user_name, &rule, &reply)
+                            .await
+                        {
+                            tracing::error!(rule, error = %e, "a parked result could not be parked again");
+                        }
+                    }
+                    (handled, source)
                 } else {
                     let combined = self.with_parked(parked, (*handled).clone(), inbound).await;
                     (Arc::new(combined), source)
