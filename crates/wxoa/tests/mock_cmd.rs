@@ -490,3 +490,53 @@ fn mock_llm_answers_chat_rules_and_records_requests() {
     assert!(shown.contains("HTTP 429"), "{shown}");
     assert!(shown.contains("模型不可用"), "{shown}");
 }
+
+#[test]
+fn sim_chats_with_a_chat_rule_served_against_the_fake_model() {
+    let dir = TempDir::new("llm-sim");
+    let config = chat_config(&dir);
+    let mock = Proc::start(
+        &[
+            "mock",
+            "--listen",
+            "127.0.0.1:0",
+            "--llm",
+            "--llm-rate",
+            "1000",
+        ],
+        &config,
+        true,
+    );
+    let line = mock.wait_for("api.base_url = \"");
+    let base = line.split('"').nth(1).expect("quoted URL").to_owned();
+    // The server's profile points at the mock's model.
+    let text = std::fs::read_to_string(&config).expect("read config");
+    std::fs::write(
+        &config,
+        text.replace("http://127.0.0.1:9/v1", &format!("{base}/v1")),
+    )
+    .expect("write config");
+    let server = Proc::start(&["serve"], &config, false);
+    server.wait_for("wxoa serving");
+    let sim = |text: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_wxoa"))
+            .args(["sim", "--send", text, "--as", "oSimChat", "--config"])
+            .arg(&config)
+            .env_remove("WXOA_CONFIG")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run wxoa sim");
+        assert!(out.status.success(), "{out:?}\n{}", server.output());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = sim("你好");
+    assert!(first.contains("你说的是「你好」"), "{first}");
+    assert!(first.contains("第 1 轮"), "{first}");
+    let second = sim("还记得吗");
+    assert!(
+        second.contains("第 2 轮"),
+        "memory across messages: {second}"
+    );
+    let requests = http("GET", &format!("{base}/mock/llm/requests"), None);
+    assert_eq!(requests.as_array().map(Vec::len), Some(2));
+}
