@@ -232,6 +232,9 @@ async fn a_forty_second_answer_shows_its_first_sentences_then_the_rest_on_contin
     assert!(answer.starts_with(prefix));
     assert!(prefix.chars().count() > 100, "about 14 s of text: {prefix}");
 
+    // Asked for too early, the rest is announced, not lost.
+    let early = s.ask("继续", 40).await.expect("an answer");
+    assert!(early.starts_with("答案还在生成中"), "{early}");
     // The stream finishes in the background; 继续 then gives the rest.
     tokio::time::sleep(Duration::from_secs(30)).await;
     let rest = s.ask("继续", 4).await.expect("the rest");

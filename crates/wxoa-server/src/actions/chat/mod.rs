@@ -237,10 +237,10 @@ impl CompiledChat {
             .iter()
             .map(|m| estimate_tokens(&m["content"].to_string()))
             .sum();
-        services.chat_ledger.set_streaming(&p.name, openid, true);
+        let streaming = Streaming::start(&services.chat_ledger, &p.name, openid);
         let started = Instant::now();
         let result = client::complete(services.http.inner(), p, messages, partial).await;
-        services.chat_ledger.set_streaming(&p.name, openid, false);
+        drop(streaming);
         metrics::histogram!(CHAT_SECONDS, "profile" => p.name.clone())
             .record(started.elapsed().as_secs_f64());
         let completion = match result {
@@ -379,5 +379,30 @@ impl CompiledChat {
         };
         messages.push(json!({ "role": "user", "content": content }));
         messages
+    }
+}
+
+/// Marks an answer as streaming in the ledger until dropped (also when the task is cancelled
+/// or panics), so the continue keyword never waits for an answer that will not come.
+struct Streaming<'a> {
+    ledger: &'a ChatLedger,
+    profile: &'a str,
+    openid: &'a str,
+}
+
+impl<'a> Streaming<'a> {
+    fn start(ledger: &'a ChatLedger, profile: &'a str, openid: &'a str) -> Self {
+        ledger.set_streaming(profile, openid, true);
+        Self {
+            ledger,
+            profile,
+            openid,
+        }
+    }
+}
+
+impl Drop for Streaming<'_> {
+    fn drop(&mut self) {
+        self.ledger.set_streaming(self.profile, self.openid, false);
     }
 }
