@@ -116,6 +116,8 @@ struct Work {
     placeholder: String,
     openid: String,
     attempts: AtomicU32,
+    /// The answer as it streams, for actions that stream (`chat`).
+    partial: Option<crate::actions::PartialOutput>,
     /// Set once, by whoever hands the result to the follower (a delivery or a handoff).
     delivered: AtomicBool,
     state: Mutex<WorkState>,
@@ -480,6 +482,7 @@ impl App {
                     placeholder: self.placeholder(placeholder),
                     openid: inbound.from_user_name.clone(),
                     attempts: AtomicU32::new(1),
+                    partial: call.partial_output(),
                     delivered: AtomicBool::new(false),
                     state: Mutex::new(WorkState::default()),
                 });
@@ -519,6 +522,19 @@ impl App {
                     .await;
                 // Parked results ride along with the first answer that carries anything.
                 if parked.is_empty() {
+                    (handled, source)
+                } else if source == Source::Lapsed {
+                    // The platform hung up on this attempt: what was parked waits again.
+                    for (rule, reply) in parked {
+                        if let Err(e) = self
+                            .backends
+                            .delivery
+                            .park(&inbound.from_user_name, &rule, &reply)
+                            .await
+                        {
+                            tracing::error!(rule, error = %e, "a parked result could not be parked again");
+                        }
+                    }
                     (handled, source)
                 } else {
                     let combined = self.with_parked(parked, (*handled).clone(), inbound).await;
@@ -615,6 +631,11 @@ impl App {
                 Source::Lapsed,
             );
         }
+        if policy == "retry_last"
+            && let Some(shown) = work.partial.as_ref().and_then(|p| p.take_prefix())
+        {
+            return self.answer_prefix(work, shown);
+        }
         let handoff = if policy == "kf" {
             Handoff::Kf
         } else {
@@ -645,6 +666,25 @@ impl App {
                 reply,
             }),
             source,
+        )
+    }
+
+    /// The last attempt answers the whole sentences streamed so far; the action keeps the rest
+    /// for the follower's continue keyword, and anything it still returns (its `on_error`
+    /// text) is parked. Counted as [`Source::Parked`]: the rest waits for the next message.
+    fn answer_prefix(&self, work: &Work, shown: String) -> (Arc<Handled>, Source) {
+        work.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .handoff = Some(Handoff::Park);
+        metrics::counter!(crate::metrics::DEADLINE, "policy" => "retry_last", "outcome" => "prefix")
+            .increment(1);
+        (
+            Arc::new(Handled {
+                rule: Some(Arc::clone(&work.rule)),
+                reply: Some(Reply::text(shown)),
+            }),
+            Source::Parked,
         )
     }
 

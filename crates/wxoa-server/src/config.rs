@@ -195,6 +195,9 @@ struct RawConfig {
     tables: Vec<crate::actions::TableSpec>,
     #[serde(default)]
     script: crate::actions::ScriptSpec,
+    /// `[chat.NAME]` profiles for `chat = "NAME"` replies.
+    #[serde(default)]
+    chat: std::collections::BTreeMap<String, crate::actions::chat::ChatSpec>,
 }
 
 /// Accepts a string, or a number/bool written where a string was meant (env overrides such as
@@ -560,6 +563,7 @@ impl Config {
         }
 
         let resources = crate::actions::Resources::load(&raw.tables, &raw.script, &base_dir)
+            .and_then(|r| r.with_chat_profiles(&raw.chat))
             .map_err(|source| ConfigError::Actions {
                 path: path.to_owned(),
                 source,

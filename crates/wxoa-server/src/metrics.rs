@@ -52,6 +52,11 @@ pub fn install_recorder() -> Result<PrometheusHandle, String> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(HANDLER_SECONDS.to_owned()), HANDLER_BUCKETS)
         .map_err(|e| e.to_string())?
+        .set_buckets_for_metric(
+            Matcher::Full(crate::actions::chat::CHAT_SECONDS.to_owned()),
+            crate::actions::chat::CHAT_BUCKETS,
+        )
+        .map_err(|e| e.to_string())?
         .install_recorder()
         .map_err(|e| e.to_string())?;
     Ok(HANDLE.get_or_init(|| handle).clone())

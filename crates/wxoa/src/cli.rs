@@ -1070,6 +1070,23 @@ pub(crate) struct MockArgs {
     /// Where the fake platform listens; `http://ADDR` is what api.base_url should be.
     #[arg(long, default_value = "127.0.0.1:9200")]
     pub(crate) listen: SocketAddr,
+    /// Also serve a fake OpenAI-compatible model at `http://ADDR/v1` (the `base_url` of a
+    /// `chat` profile), to try chat rules offline.
+    #[arg(long)]
+    pub(crate) llm: bool,
+    /// Characters the fake model streams per second.
+    #[arg(long, value_name = "CHARS", default_value_t = 40, requires = "llm")]
+    pub(crate) llm_rate: u32,
+    /// Seconds the fake model thinks before its first word (try 20 to see the 5-second rule).
+    #[arg(long, value_name = "SECS", default_value_t = 0, requires = "llm")]
+    pub(crate) llm_delay: u64,
+    /// The fake model's answer to every question (default: one made from the question).
+    #[arg(long, value_name = "TEXT", requires = "llm")]
+    pub(crate) llm_answer: Option<String>,
+    /// Make the fake model fail every request: 429, 500, 401 (HTTP errors) or cut (the stream
+    /// stops halfway).
+    #[arg(long, value_name = "FAULT", value_parser = ["429", "500", "401", "cut"], requires = "llm")]
+    pub(crate) llm_fail: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -1317,5 +1334,28 @@ mod sim_command_tests {
             panic!("expected mock")
         };
         assert_eq!(args.listen, "127.0.0.1:9200".parse().unwrap());
+        assert!(!args.llm);
+    }
+
+    #[test]
+    fn mock_llm_flags_need_llm_and_a_known_fault() {
+        let cli = Cli::try_parse_from([
+            "wxoa",
+            "mock",
+            "--llm",
+            "--llm-rate",
+            "20",
+            "--llm-fail",
+            "429",
+        ])
+        .unwrap();
+        let Command::Mock(args) = cli.command else {
+            panic!("expected mock")
+        };
+        assert!(args.llm);
+        assert_eq!(args.llm_rate, 20);
+        assert_eq!(args.llm_fail.as_deref(), Some("429"));
+        assert!(Cli::try_parse_from(["wxoa", "mock", "--llm-rate", "20"]).is_err());
+        assert!(Cli::try_parse_from(["wxoa", "mock", "--llm", "--llm-fail", "418"]).is_err());
     }
 }

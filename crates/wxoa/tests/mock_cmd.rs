@@ -403,3 +403,140 @@ fn sigterm_writes_out_the_message_log() {
         store.close().await;
     });
 }
+
+/// A config whose `ai` rule asks the `[chat.bot]` profile (its base_url set per run).
+fn chat_config(dir: &TempDir) -> PathBuf {
+    let path = dir.0.join("wxoa.toml");
+    let text = format!(
+        r#"[server]
+listen = "127.0.0.1:{port}"
+admin_listen = "127.0.0.1:0"
+
+[account]
+appid = "{APPID}"
+token = "{TOKEN}"
+
+[chat.bot]
+model = "mock-model"
+base_url = "http://127.0.0.1:9/v1"
+
+[[rules]]
+name = "ai"
+msg_type = "text"
+on_error = "模型不可用"
+reply = {{ chat = "bot" }}
+"#,
+        port = free_port()
+    );
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+fn rules_test_against(config: &Path, base: &str, text: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_wxoa"))
+        .args(["rules", "test", text, "--config"])
+        .arg(config)
+        .env_remove("WXOA_CONFIG")
+        .env("WXOA_CHAT__BOT__BASE_URL", format!("{base}/v1"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run wxoa");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn mock_llm_answers_chat_rules_and_records_requests() {
+    let dir = TempDir::new("llm");
+    let config = chat_config(&dir);
+    let proc = Proc::start(
+        &[
+            "mock",
+            "--listen",
+            "127.0.0.1:0",
+            "--llm",
+            "--llm-rate",
+            "1000",
+            "--llm-answer",
+            "这是**固定**的回答。",
+        ],
+        &config,
+        true,
+    );
+    let line = proc.wait_for("api.base_url = \"");
+    let base = line.split('"').nth(1).expect("quoted URL").to_owned();
+    let intro = proc.wait_for("model: base_url");
+    assert!(intro.contains(&format!("{base}/v1")), "{intro}");
+
+    let shown = rules_test_against(&config, &base, "你好");
+    assert!(shown.contains("rule: ai"), "{shown}");
+    assert!(
+        shown.contains("这是固定的回答。"),
+        "Markdown rendered: {shown}"
+    );
+    let requests = http("GET", &format!("{base}/mock/llm/requests"), None);
+    let requests = requests.as_array().expect("a list");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0]["model"], "mock-model");
+    assert_eq!(requests[0]["messages"][0]["content"], "你好");
+
+    // Told to fail, the model's error is shown and the rule's on_error answers.
+    http(
+        "POST",
+        &format!("{base}/mock/llm/config"),
+        Some(json!({"fault": {"status": 429, "retry_after": 3}})),
+    );
+    let shown = rules_test_against(&config, &base, "再问");
+    assert!(shown.contains("HTTP 429"), "{shown}");
+    assert!(shown.contains("模型不可用"), "{shown}");
+}
+
+#[test]
+fn sim_chats_with_a_chat_rule_served_against_the_fake_model() {
+    let dir = TempDir::new("llm-sim");
+    let config = chat_config(&dir);
+    let mock = Proc::start(
+        &[
+            "mock",
+            "--listen",
+            "127.0.0.1:0",
+            "--llm",
+            "--llm-rate",
+            "1000",
+        ],
+        &config,
+        true,
+    );
+    let line = mock.wait_for("api.base_url = \"");
+    let base = line.split('"').nth(1).expect("quoted URL").to_owned();
+    // The server's profile points at the mock's model.
+    let text = std::fs::read_to_string(&config).expect("read config");
+    std::fs::write(
+        &config,
+        text.replace("http://127.0.0.1:9/v1", &format!("{base}/v1")),
+    )
+    .expect("write config");
+    let server = Proc::start(&["serve"], &config, false);
+    server.wait_for("wxoa serving");
+    let sim = |text: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_wxoa"))
+            .args(["sim", "--send", text, "--as", "oSimChat", "--config"])
+            .arg(&config)
+            .env_remove("WXOA_CONFIG")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run wxoa sim");
+        assert!(out.status.success(), "{out:?}\n{}", server.output());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = sim("你好");
+    assert!(first.contains("你说的是「你好」"), "{first}");
+    assert!(first.contains("第 1 轮"), "{first}");
+    let second = sim("还记得吗");
+    assert!(
+        second.contains("第 2 轮"),
+        "memory across messages: {second}"
+    );
+    let requests = http("GET", &format!("{base}/mock/llm/requests"), None);
+    assert_eq!(requests.as_array().map(Vec::len), Some(2));
+}

@@ -5,22 +5,25 @@
 //! - [`script`]: Rhai scripts, their sandbox and the `[script]` section.
 //! - [`lookup`]: `[[tables]]` (CSV) and the `lookup` reply kind.
 //! - [`webhook`]: the `webhook` reply kind (signed JSON POST, reply table back).
+//! - [`chat`]: the `chat` reply kind (a model behind an OpenAI-compatible API).
 //! - [`http`]: the HTTP client, with the scripts' host allow-list.
 //! - [`services`]: sessions, later delivery, and their in-memory implementations.
 //!
 //! # Flow
 //! [`RuleSet::respond`](crate::rules::RuleSet::respond) answers `lookup` rules itself (the
-//! tables are in memory). For `script` and `webhook` rules it returns
+//! tables are in memory). For `script`, `webhook` and `chat` rules it returns
 //! [`Outcome::Action`](crate::rules::Outcome::Action) with an [`ActionCall`]: everything the
 //! work needs, `Send + 'static`, to be run once with [`ActionCall::run`] under the deadline
 //! policy.
 
+pub mod chat;
 pub mod http;
 pub mod lookup;
 pub mod script;
 pub mod services;
 pub mod webhook;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,6 +38,9 @@ pub use self::services::{
     LaterSender, MemoryLaterSender, MemorySessionStore, ServiceError, Services, SessionStore,
 };
 
+pub use self::chat::PartialOutput;
+
+use self::chat::{ChatProfile, ChatSpec, CompiledChat};
 use self::script::{CompiledScript, ScriptInput};
 use self::webhook::CompiledWebhook;
 use crate::rules::matcher::message_text;
@@ -53,6 +59,15 @@ pub enum SetupError {
         /// What is wrong (the file, the line).
         message: String,
     },
+    /// A `[chat.NAME]` profile cannot be used.
+    #[error("chat.{name}.{}", source)]
+    Chat {
+        /// The profile's name.
+        name: String,
+        /// The key and what is wrong.
+        #[source]
+        source: chat::ProfileError,
+    },
     /// A `[script]` key is out of range or malformed.
     #[error("script.{key} {message}")]
     Script {
@@ -69,6 +84,7 @@ pub enum SetupError {
 pub struct Resources {
     tables: Arc<Tables>,
     script: Arc<ScriptSettings>,
+    chat: Arc<BTreeMap<String, Arc<ChatProfile>>>,
 }
 
 impl Resources {
@@ -84,7 +100,39 @@ impl Resources {
         Ok(Self {
             script: Arc::new(ScriptSettings::from_spec(script)?),
             tables: Arc::new(Tables::load(tables, base_dir)?),
+            chat: Arc::default(),
         })
+    }
+
+    /// These resources with the `[chat.NAME]` profiles, validated (API keys read now).
+    ///
+    /// # Errors
+    /// The first profile that cannot be used.
+    pub fn with_chat_profiles(
+        mut self,
+        profiles: &BTreeMap<String, ChatSpec>,
+    ) -> Result<Self, SetupError> {
+        let mut compiled = BTreeMap::new();
+        for (name, spec) in profiles {
+            let profile = ChatProfile::compile(name, spec).map_err(|source| SetupError::Chat {
+                name: name.clone(),
+                source,
+            })?;
+            compiled.insert(name.clone(), Arc::new(profile));
+        }
+        self.chat = Arc::new(compiled);
+        Ok(self)
+    }
+
+    /// The `[chat.NAME]` profile called `name`.
+    #[must_use]
+    pub fn chat_profile(&self, name: &str) -> Option<&Arc<ChatProfile>> {
+        self.chat.get(name)
+    }
+
+    /// The names of the `[chat.NAME]` profiles.
+    pub fn chat_profile_names(&self) -> impl Iterator<Item = &str> {
+        self.chat.keys().map(String::as_str)
     }
 
     /// Resources from loaded parts.
@@ -93,6 +141,7 @@ impl Resources {
         Self {
             tables: Arc::new(tables),
             script: Arc::new(script),
+            chat: Arc::default(),
         }
     }
 
@@ -203,6 +252,15 @@ pub enum ActionError {
         /// Why.
         reason: String,
     },
+    /// The chat model gave no answer.
+    #[error("chat profile {profile:?}: {source}")]
+    Chat {
+        /// The profile's name.
+        profile: String,
+        /// What went wrong.
+        #[source]
+        source: chat::ChatError,
+    },
     /// The follower's session could not be loaded or saved.
     #[error("session: {0}")]
     Session(#[source] ServiceError),
@@ -290,6 +348,8 @@ pub(crate) enum CompiledAction {
     Script(Arc<CompiledScript>),
     /// `webhook`.
     Webhook(CompiledWebhook),
+    /// `chat`.
+    Chat(CompiledChat),
 }
 
 impl CompiledAction {
@@ -297,6 +357,7 @@ impl CompiledAction {
         match self {
             Self::Script(_) => "script",
             Self::Webhook(_) => "webhook",
+            Self::Chat(_) => "chat",
         }
     }
 
@@ -304,7 +365,7 @@ impl CompiledAction {
     pub(crate) fn script_path(&self) -> Option<&Path> {
         match self {
             Self::Script(s) => Some(s.path()),
-            Self::Webhook(_) => None,
+            Self::Webhook(_) | Self::Chat(_) => None,
         }
     }
 }
@@ -318,6 +379,7 @@ pub struct ActionCall {
     rule: Arc<str>,
     now: i64,
     action: Arc<CompiledAction>,
+    partial: Option<PartialOutput>,
 }
 
 impl ActionCall {
@@ -328,16 +390,28 @@ impl ActionCall {
         now: i64,
         action: Arc<CompiledAction>,
     ) -> Self {
+        let partial = match &*action {
+            CompiledAction::Chat(chat) => Some(chat.new_partial()),
+            _ => None,
+        };
         Self {
             inbound,
             captures,
             rule,
             now,
             action,
+            partial,
         }
     }
 
-    /// `script` or `webhook`.
+    /// The answer as it streams, for actions that stream (`chat`): the deadline logic reads
+    /// it to show what is ready at the platform's last attempt.
+    #[must_use]
+    pub fn partial_output(&self) -> Option<PartialOutput> {
+        self.partial.clone()
+    }
+
+    /// `script`, `webhook` or `chat`.
     #[must_use]
     pub fn kind(&self) -> &'static str {
         self.action.kind()
@@ -373,6 +447,13 @@ impl ActionCall {
         match &*self.action {
             CompiledAction::Script(s) => s.path().display().to_string(),
             CompiledAction::Webhook(w) => w.shown_url(),
+            CompiledAction::Chat(c) => {
+                format!(
+                    "{} at {}",
+                    c.profile().model(),
+                    c.profile().shown_endpoint()
+                )
+            }
         }
     }
 
@@ -398,6 +479,11 @@ impl ActionCall {
                 .await
             }
             CompiledAction::Script(script) => self.run_script(script.clone(), services).await,
+            CompiledAction::Chat(chat) => {
+                let partial = self.partial.clone().unwrap_or_default();
+                chat.run(&self.inbound, &self.captures, self.now, &partial, services)
+                    .await
+            }
         }
     }
 

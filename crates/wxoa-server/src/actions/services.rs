@@ -76,8 +76,10 @@ pub struct Services {
     pub sessions: Arc<dyn SessionStore>,
     /// Later delivery (the `send_later` function of scripts).
     pub later: Arc<dyn LaterSender>,
-    /// The HTTP client of scripts and webhooks.
+    /// The HTTP client of scripts, webhooks and chat models.
     pub http: HttpClient,
+    /// Rate limits and token budgets of the chat profiles.
+    pub chat_ledger: Arc<super::chat::ChatLedger>,
 }
 
 impl Services {
@@ -92,6 +94,7 @@ impl Services {
             sessions,
             later,
             http,
+            chat_ledger: Arc::default(),
         }
     }
 }

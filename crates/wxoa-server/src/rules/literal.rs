@@ -86,7 +86,10 @@ pub(crate) fn literal_reply(spec: ReplySpec) -> Result<Option<Reply>, String> {
             kf_account: Some(account).filter(|a| !a.trim().is_empty()),
         },
         ReplySpec::None => return Ok(None),
-        other @ (ReplySpec::Lookup(_) | ReplySpec::Script(_) | ReplySpec::Webhook(_)) => {
+        other @ (ReplySpec::Lookup(_)
+        | ReplySpec::Script(_)
+        | ReplySpec::Webhook(_)
+        | ReplySpec::Chat(_)) => {
             return Err(format!(
                 "reply kind `{}` cannot be given as an answer; answer with text, image, voice, \
                  video, music, news, transfer_kf or none",

@@ -8,7 +8,7 @@
 //! - `literal`: replies given as data (a webhook's or a script's answer), never templated.
 //!
 //! The dynamic kinds live in [`crate::actions`]: `lookup` is answered here (its tables are in
-//! memory), `script` and `webhook` become [`Outcome::Action`], run by the caller.
+//! memory), `script`, `webhook` and `chat` become [`Outcome::Action`], run by the caller.
 //!
 //! # Matching
 //! All matchers a rule gives must hold; the first rule that matches answers. `msg_type` and
@@ -43,9 +43,13 @@ use wxoa_proto::reply::Reply;
 pub use self::error::{RenderError, RuleError};
 pub use self::spec::{ArticleSpec, LookupSpec, OnSlow, ReplySpec, RuleSpec, WebhookSpec};
 
+use crate::actions::chat::{ChatProfile, ChatRef, CompiledChat};
 use crate::actions::lookup::{CompiledLookup, LookupOutcome};
 use crate::actions::script::CompiledScript;
 use crate::actions::webhook::CompiledWebhook;
+
+/// What a `chat` rule without `on_error` answers when the model fails.
+pub const DEFAULT_CHAT_ON_ERROR: &str = "抱歉，AI 暂时无法回答，请稍后再试。";
 use crate::actions::{ActionCall, Captured, CompiledAction, Resources};
 
 use self::matcher::{Hit, Matcher};
@@ -195,6 +199,31 @@ impl RuleSet {
                     let hook = CompiledWebhook::compile(hook).map_err(|(f, m)| err(f, m))?;
                     RuleReply::Action(Arc::new(CompiledAction::Webhook(hook)))
                 }
+                ReplySpec::Chat(chat) => {
+                    let profile = match chat {
+                        ChatRef::Named(name) => resources
+                            .chat_profile(name.trim())
+                            .cloned()
+                            .ok_or_else(|| {
+                                let known: Vec<_> = resources.chat_profile_names().collect();
+                                err(
+                                    "reply.chat",
+                                    if known.is_empty() {
+                                        format!("names the profile {name:?}, but the config has no [chat.*] section; add [chat.{name}] with model and base_url, or write the profile inline")
+                                    } else {
+                                        format!("names the profile {name:?}, which is not defined; the [chat.*] profiles are: {}", known.join(", "))
+                                    },
+                                )
+                            })?,
+                        ChatRef::Inline(inline) => Arc::new(
+                            ChatProfile::compile(&spec.name, inline)
+                                .map_err(|e| err(&format!("reply.chat.{}", e.key), e.message))?,
+                        ),
+                    };
+                    let chat = CompiledChat::compile(profile, spec.on_slow.unwrap_or_default())
+                        .map_err(|(f, m)| err(f, m))?;
+                    RuleReply::Action(Arc::new(CompiledAction::Chat(chat)))
+                }
                 other => RuleReply::Static(compiler.compile(other)?),
             };
             let text_option = |field: &str, value: &Option<String>, absent: &str| match value {
@@ -213,7 +242,11 @@ impl RuleSet {
             };
             let placeholder =
                 text_option("placeholder", &spec.placeholder, "use server.placeholder")?;
-            let on_error = text_option("on_error", &spec.on_error, "answer nothing on errors")?;
+            let mut on_error = text_option("on_error", &spec.on_error, "answer nothing on errors")?;
+            if matches!(spec.reply, ReplySpec::Chat(_)) && on_error.is_none() {
+                // A model that fails should not leave the follower without a word.
+                on_error = Some(DEFAULT_CHAT_ON_ERROR.to_owned());
+            }
             rules.push(Rule {
                 name: Arc::from(spec.name.as_str()),
                 has_templates: match &reply {
@@ -394,5 +427,73 @@ mod tests {
         let e = RuleSet::compile(&[r], Path::new("w")).unwrap_err();
         assert_eq!(e.field(), "on_error");
         assert!(e.message().contains("2048 bytes"), "{e}");
+    }
+
+    fn chat_rule(reply: &str) -> Vec<RuleSpec> {
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            rules: Vec<RuleSpec>,
+        }
+        let text = format!("[[rules]]\nname = \"ai\"\nmsg_type = \"text\"\nreply = {reply}\n");
+        toml::from_str::<Doc>(&text).unwrap().rules
+    }
+
+    #[test]
+    fn chat_rules_name_their_profile_and_default_on_error() {
+        let rules = chat_rule(r#"{ chat = "bot" }"#);
+        let e = RuleSet::compile(&rules, Path::new("w.toml")).unwrap_err();
+        assert_eq!(e.field(), "reply.chat");
+        assert!(e.message().contains("add [chat.bot]"), "{e}");
+
+        let rules = chat_rule(r#"{ chat = { model = "m", base_url = "nope" } }"#);
+        let e = RuleSet::compile(&rules, Path::new("w.toml")).unwrap_err();
+        assert_eq!(e.field(), "reply.chat.base_url");
+
+        let rules = chat_rule(
+            r#"{ chat = { model = "m", base_url = "http://127.0.0.1:9/v1", system = "{{ oops" } }"#,
+        );
+        let e = RuleSet::compile(&rules, Path::new("w.toml")).unwrap_err();
+        assert_eq!(e.field(), "reply.chat.system");
+
+        let rules = chat_rule(r#"{ chat = { model = "m", base_url = "http://127.0.0.1:9/v1" } }"#);
+        let set = RuleSet::compile(&rules, Path::new("w.toml")).unwrap();
+        let msg = probe::text_message("你好");
+        match set.respond(&msg, 0).unwrap() {
+            Outcome::Action { call, on_error, .. } => {
+                assert_eq!(call.kind(), "chat");
+                assert_eq!(call.target(), "m at http://127.0.0.1:9/v1/chat/completions");
+                assert!(call.partial_output().is_some());
+                assert_eq!(on_error.as_deref(), Some(DEFAULT_CHAT_ON_ERROR));
+            }
+            other => panic!("expected an action, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn named_chat_profiles_come_from_the_resources() {
+        let mut profiles = std::collections::BTreeMap::new();
+        profiles.insert(
+            "bot".to_owned(),
+            crate::actions::chat::ChatSpec {
+                model: "m".into(),
+                base_url: "http://127.0.0.1:9/v1".into(),
+                ..Default::default()
+            },
+        );
+        let resources = Resources::default().with_chat_profiles(&profiles).unwrap();
+        let rules = chat_rule(r#"{ chat = "bot" }"#);
+        assert!(RuleSet::compile_with(&rules, Path::new("w.toml"), &resources).is_ok());
+        let rules = chat_rule(r#"{ chat = "other" }"#);
+        let e = RuleSet::compile_with(&rules, Path::new("w.toml"), &resources).unwrap_err();
+        assert!(e.message().contains("profiles are: bot"), "{e}");
+        profiles.get_mut("bot").unwrap().temperature = Some(9.0);
+        let e = Resources::default()
+            .with_chat_profiles(&profiles)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("chat.bot.temperature must be between 0 and 2"),
+            "{e}"
+        );
     }
 }

@@ -70,8 +70,9 @@ pub enum OnSlow {
 /// `{ music = { title, description, music_url, hq_music_url, thumb_media_id } }`,
 /// `{ news = [{ title, description, pic_url, url }, …] }`, `{ transfer_kf = "a@kf" }`
 /// (`""` for any agent), `{ lookup = { table, key, found, not_found } }`,
-/// `{ script = "scripts/x.rhai" }`, `{ webhook = "https://…", secret_env = "…", timeout_ms = … }`
-/// and `{ none = true }`. Every string of the static kinds and of `lookup` is a template.
+/// `{ script = "scripts/x.rhai" }`, `{ webhook = "https://…", secret_env = "…", timeout_ms = … }`,
+/// `{ chat = "PROFILE" }` or `{ chat = { model = "…", base_url = "…", … } }` and
+/// `{ none = true }`. Every string of the static kinds and of `lookup` is a template.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ReplySpec {
@@ -113,6 +114,9 @@ pub enum ReplySpec {
     Script(String),
     /// POST the message to a backend and answer with the reply it returns.
     Webhook(WebhookSpec),
+    /// Answer with a model behind an OpenAI-compatible API: a `[chat.NAME]` profile by name,
+    /// or the profile itself.
+    Chat(crate::actions::chat::ChatRef),
     /// Answer nothing (`success`); written `none = true`.
     #[default]
     None,
@@ -186,6 +190,7 @@ pub(crate) const KINDS: &[&str] = &[
     "lookup",
     "script",
     "webhook",
+    "chat",
     "none",
 ];
 
@@ -204,15 +209,19 @@ impl ReplySpec {
             Self::Lookup(_) => "lookup",
             Self::Script(_) => "script",
             Self::Webhook(_) => "webhook",
+            Self::Chat(_) => "chat",
             Self::None => "none",
         }
     }
 
     /// True for the kinds that are computed when a message arrives (`lookup`, `script`,
-    /// `webhook`), which a backend or a script cannot return as its answer.
+    /// `webhook`, `chat`), which a backend or a script cannot return as its answer.
     #[must_use]
     pub fn is_dynamic(&self) -> bool {
-        matches!(self, Self::Lookup(_) | Self::Script(_) | Self::Webhook(_))
+        matches!(
+            self,
+            Self::Lookup(_) | Self::Script(_) | Self::Webhook(_) | Self::Chat(_)
+        )
     }
 }
 
@@ -295,6 +304,7 @@ impl<'de> Visitor<'de> for ReplyVisitor {
                 "transfer_kf" => ReplySpec::TransferKf(map.next_value()?),
                 "lookup" => ReplySpec::Lookup(map.next_value()?),
                 "script" => ReplySpec::Script(map.next_value()?),
+                "chat" => ReplySpec::Chat(map.next_value()?),
                 "webhook" => ReplySpec::Webhook(WebhookSpec {
                     url: map.next_value()?,
                     ..WebhookSpec::default()
@@ -419,6 +429,7 @@ impl Serialize for ReplySpec {
             )?,
             Self::News(articles) => map.serialize_entry("news", articles)?,
             Self::Lookup(lookup) => map.serialize_entry("lookup", lookup)?,
+            Self::Chat(chat) => map.serialize_entry("chat", chat)?,
             Self::Webhook(hook) => {
                 map.serialize_entry("webhook", &hook.url)?;
                 if let Some(env) = &hook.secret_env {
@@ -558,6 +569,7 @@ mod tests {
             ReplySpec::Lookup(LookupSpec::default()),
             ReplySpec::Script(String::new()),
             ReplySpec::Webhook(WebhookSpec::default()),
+            ReplySpec::Chat(crate::actions::chat::ChatRef::Named(String::new())),
             ReplySpec::None,
         ];
         let kinds: Vec<_> = all.iter().map(ReplySpec::kind).collect();
@@ -602,6 +614,15 @@ mod tests {
                 url: "https://b/x".into(),
                 ..WebhookSpec::default()
             }),
+            ReplySpec::Chat(crate::actions::chat::ChatRef::Named("bot".into())),
+            ReplySpec::Chat(crate::actions::chat::ChatRef::Inline(Box::new(
+                crate::actions::chat::ChatSpec {
+                    model: "m".into(),
+                    base_url: "http://x.test/v1".into(),
+                    history: Some(4),
+                    ..crate::actions::chat::ChatSpec::default()
+                },
+            ))),
             ReplySpec::None,
         ];
         for spec in specs {

@@ -255,7 +255,10 @@ impl ReplyCompiler<'_> {
             ReplySpec::TransferKf(s) => {
                 CompiledReply::TransferKf(self.tpl("reply.transfer_kf", s)?)
             }
-            ReplySpec::Lookup(_) | ReplySpec::Script(_) | ReplySpec::Webhook(_) => {
+            ReplySpec::Lookup(_)
+            | ReplySpec::Script(_)
+            | ReplySpec::Webhook(_)
+            | ReplySpec::Chat(_) => {
                 return Err(self.err(
                     "reply",
                     format!("reply kind `{}` is not a static reply", spec.kind()),

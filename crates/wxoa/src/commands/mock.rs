@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 use wxoa_mock::api::{MockConfig, MockPlatform};
+use wxoa_mock::llm::{LlmConfig, LlmFault, MockLlm};
 
 use crate::cli::MockArgs;
 use crate::commands::load_config;
@@ -31,6 +32,7 @@ pub(crate) fn run(args: &MockArgs) -> anyhow::Result<ExitCode> {
     let default_mode = driver.default_mode();
     platform.set_driver(driver);
 
+    let llm = args.llm.then(|| fake_model(args));
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -66,14 +68,32 @@ pub(crate) fn run(args: &MockArgs) -> anyhow::Result<ExitCode> {
             out,
             "  look inside: {base}/mock/outbox, /mock/menu, /mock/followers, /mock/drafts, /mock/published, /mock/mass, /mock/materials, /mock/stats, /mock/routes"
         );
+        if llm.is_some() {
+            let _ = writeln!(
+                out,
+                "  model: base_url = \"{base}/v1\" in a [chat.NAME] profile (any model name, no key); requests at {base}/mock/llm/requests"
+            );
+        }
         let _ = writeln!(out, "  the state is in memory; Ctrl-C stops the mock");
         let _ = out.flush();
         drop(out);
         tracing::info!(listen = %local, appid = %appid, callback = %callback, "wxoa mock serving");
-        platform
-            .serve_with_shutdown(listener, crate::commands::serve::shutdown_signal())
+        match llm {
+            None => platform
+                .serve_with_shutdown(listener, crate::commands::serve::shutdown_signal())
+                .await
+                .context("serving the mock")?,
+            Some(llm) => axum::serve(
+                listener,
+                platform
+                    .router()
+                    .merge(llm.router())
+                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(crate::commands::serve::shutdown_signal())
             .await
-            .context("serving the mock")?;
+            .context("serving the mock")?,
+        }
         tracing::info!("mock stopped");
         Ok(ExitCode::SUCCESS)
     })
@@ -84,6 +104,26 @@ pub(crate) fn run(args: &MockArgs) -> anyhow::Result<ExitCode> {
 fn generated_secret(appid: &str) -> String {
     let digest = wxoa_proto::signature::sign(&["wxoa mock appsecret", appid]);
     digest.chars().take(32).collect()
+}
+
+/// The fake model of `--llm`, paced and failing as the flags say.
+fn fake_model(args: &MockArgs) -> MockLlm {
+    let per_tenth = usize::try_from(args.llm_rate / 10).unwrap_or(1).max(1);
+    let llm = MockLlm::new(LlmConfig {
+        answer: args.llm_answer.clone(),
+        chars_per_chunk: per_tenth,
+        chunk_interval: std::time::Duration::from_millis(100),
+        first_token_delay: std::time::Duration::from_secs(args.llm_delay),
+        api_key: None,
+    });
+    llm.fail_always(args.llm_fail.as_deref().map(|fault| match fault {
+        "cut" => LlmFault::CutAfter(20),
+        status => LlmFault::Status {
+            status: status.parse().unwrap_or(500),
+            retry_after: (status == "429").then_some(10),
+        },
+    }));
+    llm
 }
 
 #[cfg(test)]
