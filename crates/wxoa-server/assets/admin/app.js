@@ -978,6 +978,7 @@
         h("td", { class: "cell-text", text: e.message })));
       errorCard.appendChild(h("div", { class: "table-wrap" }, h("table", { class: "data stack" }, h("tbody", null, rows))));
     }
+    errorCard.classList.add("after-grid");
     return h("div", null, grid, errorCard);
   }
 
@@ -987,7 +988,7 @@
 
   /** 60 one-minute bars, oldest on the left. */
   function pushesChart(minutes, now) {
-    const W = 600, H = 150, left = 30, bottom = 20, top = 8;
+    const W = 360, H = 130, left = 24, bottom = 18, top = 8;
     const max = Math.max(1, ...minutes.map((m) => m.count));
     const n = Math.max(minutes.length, 1);
     const slot = (W - left) / n;
@@ -1014,9 +1015,9 @@
     const budget = l.budget_ms || 5000;
     const values = [["p50", l.p50], ["p90", l.p90], ["p99", l.p99], ["max", l.max]];
     const scale = Math.max(budget * 1.2, ...values.map((v) => v[1] || 0));
-    const W = 600, row = 26, left = 44, H = values.length * row + 22;
+    const W = 360, row = 24, left = 34, H = values.length * row + 22;
     const chart = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": t("dash.latency") });
-    const x = (ms) => left + ((W - left - 60) * ms) / scale;
+    const x = (ms) => left + ((W - left - 64) * ms) / scale;
     values.forEach(([name, ms], i) => {
       const y = i * row + 4;
       chart.appendChild(svg("text", { x: 0, y: y + 14, text: name }));
