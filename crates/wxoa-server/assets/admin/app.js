@@ -534,7 +534,7 @@
     return node;
   }
 
-  const PROPERTIES = new Set(["value", "checked", "disabled", "selected", "type", "id", "hidden", "href", "name", "placeholder", "title", "rows", "htmlFor", "min", "max", "autocomplete", "required"]);
+  const PROPERTIES = new Set(["value", "checked", "disabled", "selected", "type", "id", "hidden", "open", "href", "name", "placeholder", "title", "rows", "htmlFor", "min", "max", "autocomplete", "required"]);
 
   function setProps(node, props) {
     if (!props) {
@@ -542,7 +542,7 @@
     }
     for (const [name, value] of Object.entries(props)) {
       if (value === undefined || value === null || value === false) {
-        if (name === "disabled" || name === "checked" || name === "hidden") {
+        if (name === "disabled" || name === "checked" || name === "hidden" || name === "open") {
           node[name] = false;
         }
         continue;
@@ -802,10 +802,6 @@
     return { parts, params: new URLSearchParams(qs || "") };
   }
 
-  function setHashQuiet(hash) {
-    history.replaceState(null, "", hash);
-  }
-
   async function route() {
     const owner = newPage();
     const { parts, params } = parseHash();
@@ -906,7 +902,7 @@
           go(next.startsWith("#/login") ? "#/dashboard" : next);
         } catch (e) {
           let text = e.message;
-          if (e.status === 401) text = t("login.wrong");
+          if (e.status === 401 && e.body && e.body.field === "password") text = t("login.wrong");
           if (e.status === 429) text = t("login.limited", (e.body && e.body.retry_after_secs) || 60);
           notice(status, "error", text);
           password.select();
@@ -1126,7 +1122,7 @@
       until: localInputToSecs(inputs.until.value) || "",
     });
     const form = h("form", {
-      class: "card filters", id: "msg-filters",
+      class: "filters", id: "msg-filters",
       onsubmit: (e) => {
         e.preventDefault();
         go("#/messages" + query(readFilters()));
@@ -1155,7 +1151,11 @@
       tbody);
     const empty = h("p", { class: "muted", text: t("msg.empty"), hidden: true });
     const older = h("button", { type: "button", text: t("load.older"), hidden: true });
-    main.append(head, form, h("div", { class: "card" }, h("div", { class: "table-wrap" }, table), empty, older));
+    // Filters fold away on a phone unless some are set.
+    const active = MSG_FILTERS.filter((k) => filters[k]).length;
+    const filterBox = h("details", { class: "card filter-box", open: active > 0 || window.matchMedia("(min-width: 761px)").matches },
+      h("summary", { text: t("apply") + (active ? " (" + active + ")" : "") }), form);
+    main.append(head, filterBox, h("div", { class: "card" }, h("div", { class: "table-wrap" }, table), empty, older));
 
     let newestId = 0;
     let oldestId = null;
