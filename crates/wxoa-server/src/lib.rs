@@ -9,11 +9,13 @@
 //! - [`app`]: shared state and the handling of one push; [`dedup`]: retries coalesced.
 //! - [`rules`]: the declarative rules and their templates; [`reload`]: hot reload.
 //! - [`metrics`]: Prometheus metrics and the admin listener (`/healthz`, `/readyz`).
+//! - [`admin`]: the owner's console on the admin listener (web page and `/api/v1`).
 //! - [`backends`]: connecting the SQL store, Redis and the API client; [`delivery`]: late results.
 //! - [`tls`]: HTTPS for `serve` with certificate reload.
 //! - [`clock`]: the injectable clock.
 
 pub mod actions;
+pub mod admin;
 pub mod app;
 pub mod backends;
 pub mod cgi;
