@@ -103,6 +103,31 @@ impl Console {
         })
     }
 
+    /// The console of a `serve` process when `[admin]` turns it on (`None` otherwise): the
+    /// config file's rules and `[admin]`, the process's error buffer, no log writer counters
+    /// (set [`ConsoleSetup::log_stats`] through [`Console::new`] to show them).
+    #[must_use]
+    pub fn for_config(
+        config: &crate::Config,
+        app: Arc<App>,
+        store: Store,
+        api: Option<wxoa_api::Client>,
+        log_stats: Option<Arc<dyn LogWriterStats>>,
+    ) -> Option<Arc<Self>> {
+        if !config.admin.enabled() {
+            return None;
+        }
+        Some(Self::new(ConsoleSetup {
+            app,
+            config_path: config.source.clone(),
+            admin: config.admin.clone(),
+            store,
+            api,
+            recent_errors: RecentErrors::process().clone(),
+            log_stats,
+        }))
+    }
+
     /// Now, in Unix seconds (the service's clock).
     fn now(&self) -> i64 {
         self.app.now()
