@@ -156,7 +156,7 @@ mod tests {
         assert_eq!(kept.len(), 2);
         assert_eq!(kept[0].level, "ERROR");
         assert_eq!(kept[0].message, "action failed error=boom");
-        assert_eq!(kept[1].message, "slow answer rule=\"help\"");
+        assert_eq!(kept[1].message, "slow answer rule=help");
         assert!(kept[0].target.contains("recent_errors"));
         assert!(errors.since(i64::MAX).is_empty());
     }

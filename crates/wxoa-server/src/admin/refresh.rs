@@ -135,3 +135,22 @@ fn platform_follower(user: &UserInfo) -> PlatformFollower {
         remark: Some(user.remark.clone()).filter(|r| !r.is_empty()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_run_at_a_time() {
+        let job = RefreshJob::default();
+        assert!(job.begin(10));
+        assert!(!job.begin(11), "a second run is refused while one runs");
+        job.update(|s| {
+            s.done = 3;
+            s.running = false;
+        });
+        assert!(job.begin(12));
+        let status = job.status();
+        assert_eq!((status.running, status.done, status.started_at), (true, 0, Some(12)));
+    }
+}

@@ -224,7 +224,7 @@ reply = { text = "menu help" }
         .unwrap();
         assert_eq!(t.rule.as_deref(), Some("menu"));
         let t = try_rules(&set, &TrialInput::MsgType("image".into()), 1).await.unwrap();
-        assert_eq!((t.rule, t.reply, t.xml(1)), (None, None, None));
+        assert_eq!((t.xml(1), t.rule, t.reply), (None, None, None));
     }
 
     #[tokio::test]
