@@ -1105,7 +1105,7 @@
 
     const inputs = {
       openid: h("input", { id: "f-openid", value: filters.openid, placeholder: "oUser…" }),
-      rule: h("input", { id: "f-rule", value: filters.rule }),
+      rule: h("input", { id: "f-rule", value: filters.rule, list: "f-rule-names", autocomplete: "off" }),
       msg_type: h("select", { id: "f-type" },
         h("option", { value: "", text: t("msg.f.any") }),
         MSG_TYPES.map((ty) => h("option", { value: ty, text: label("type", ty), selected: filters.msg_type === ty }))),
@@ -1121,6 +1121,11 @@
       since: localInputToSecs(inputs.since.value) || "",
       until: localInputToSecs(inputs.until.value) || "",
     });
+    // The rule filter suggests the rules loaded now.
+    const ruleNames = h("datalist", { id: "f-rule-names" });
+    api("GET", "/rules").then((r) => {
+      for (const rule of (r && r.rules) || []) ruleNames.appendChild(h("option", { value: rule.name }));
+    }).catch(() => {});
     const form = h("form", {
       class: "filters", id: "msg-filters",
       onsubmit: (e) => {
@@ -1129,7 +1134,7 @@
       },
     },
     field(t("msg.f.openid"), inputs.openid),
-    field(t("msg.f.rule"), inputs.rule),
+    field(t("msg.f.rule"), inputs.rule, ruleNames),
     field(t("msg.f.type"), inputs.msg_type),
     field(t("msg.f.q"), inputs.q),
     field(t("msg.f.since"), inputs.since),
