@@ -560,6 +560,10 @@ async fn owner_session(c: &Console) {
     // The follower list and the dashboard with data in it.
     c.open("#/followers").await;
     c.find_text("#fol-table", FOLLOWER).await;
+    // Refresh from the platform: the progress bar follows the job to its end.
+    c.click("#fol-refresh").await;
+    c.confirm().await;
+    c.find_text("#fol-refresh-state", "同步完成").await;
     c.shot("06-followers").await;
     c.open("#/dashboard").await;
     c.find("#dash-pushes svg rect").await;

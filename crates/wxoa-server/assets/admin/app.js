@@ -654,7 +654,7 @@
   /** A message in the corner: `ok` ones fade after 4 s, errors stay 10 s or until closed. */
   function toast(kind, text) {
     const box = document.getElementById("toasts");
-    const node = h("div", { class: "toast " + kind, role: kind === "error" ? "alert" : "status" },
+    const node = h("div", { class: "toast " + kind, role: kind === "error" ? "alert" : "status", dataset: { born: String(Date.now()) } },
       h("span", { class: "toast-text", text }),
       h("button", { type: "button", title: t("close"), text: "×", onclick: () => node.remove() }));
     box.appendChild(node);
@@ -802,8 +802,16 @@
     return { parts, params: new URLSearchParams(qs || "") };
   }
 
+  /** Toasts of an earlier page go when another page opens (those just raised stay). */
+  function clearOldToasts() {
+    for (const node of document.querySelectorAll("#toasts .toast")) {
+      if (Date.now() - Number(node.dataset.born) > 1500) node.remove();
+    }
+  }
+
   async function route() {
     const owner = newPage();
+    clearOldToasts();
     const { parts, params } = parseHash();
     const main = clear(document.getElementById("main"));
     document.title = t("app.title");
@@ -1600,7 +1608,7 @@
       const move = (to) => change("POST", "/rules/" + rule.index + "/move", { to }, t("rules.moved", rule.name));
       return h("div", { class: "rule", dataset: { index: String(rule.index), name: rule.name } },
         h("div", { class: "rule-head" },
-          h("span", { class: "rule-index", text: "#" + rule.index }),
+          h("span", { class: "rule-index", text: "#" + (rule.index + 1) }),
           h("span", { class: "rule-name", text: rule.name }),
           h("span", { class: "badge", text: rule.reply_kind }),
           h("span", { class: "spacer" }),
@@ -1618,7 +1626,7 @@
       const textarea = h("textarea", { class: "code", spellcheck: "false", id: "rule-new", value: 'name = "new-rule"\nkeyword = "你好"\nreply = { text = "你好！" }\n' });
       const position = h("select", { id: "rule-new-at" },
         h("option", { value: "", text: t("rules.add.end") }),
-        data.rules.map((r) => h("option", { value: String(r.index), text: t("rules.add.before", r.index, r.name) })));
+        data.rules.map((r) => h("option", { value: String(r.index), text: t("rules.add.before", r.index + 1, r.name) })));
       const error = h("div", { class: "field-error", role: "alert", hidden: true });
       const add = h("button", { type: "button", class: "primary", text: t("rules.add.submit") });
       add.onclick = async () => {
@@ -2066,7 +2074,7 @@
         h("td", { "data-label": t("audit.c.actor"), text: e.actor }),
         h("td", { "data-label": t("audit.c.action") }, h("span", { class: "badge", text: e.action })),
         h("td", { class: "cell-text", "data-label": t("audit.c.target"), text: e.target || "" }),
-        h("td", { class: "cell-text small", "data-label": t("audit.c.detail"), text: e.detail || "" })))))));
+        h("td", { class: "cell-text small pre", "data-label": t("audit.c.detail"), text: e.detail || "" })))))));
   }
 
   // ---------------------------------------------------------------------------------------------
