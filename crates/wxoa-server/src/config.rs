@@ -620,12 +620,14 @@ fn validate_admin(
     }
     let sso_header = match non_empty(raw.sso_header) {
         None => None,
-        Some(name) => Some(axum::http::HeaderName::try_from(name.as_str()).map_err(|_| {
-            invalid(
-                "admin.sso_header",
-                format!("must be an HTTP header name such as X-Forwarded-User, got {name:?}"),
-            )
-        })?),
+        Some(name) => Some(
+            axum::http::HeaderName::try_from(name.as_str()).map_err(|_| {
+                invalid(
+                    "admin.sso_header",
+                    format!("must be an HTTP header name such as X-Forwarded-User, got {name:?}"),
+                )
+            })?,
+        ),
     };
     let mut sso_trusted_proxies = Vec::new();
     for ip in &raw.sso_trusted_proxies {
@@ -823,13 +825,19 @@ token = "wxoatoken"
         assert!(!c.admin.enabled());
         assert_eq!(c.admin.session_hours, 12);
         for (snippet, key) in [
-            ("[admin]\npassword_hash = \"secret\"\n", "admin.password_hash"),
+            (
+                "[admin]\npassword_hash = \"secret\"\n",
+                "admin.password_hash",
+            ),
             ("[admin]\nsso_header = \"bad header\"\n", "admin.sso_header"),
             (
                 "[admin]\nsso_header = \"X-User\"\nsso_trusted_proxies = [\"proxy\"]\n",
                 "admin.sso_trusted_proxies",
             ),
-            ("[admin]\nsso_header = \"X-User\"\n", "admin.sso_trusted_proxies"),
+            (
+                "[admin]\nsso_header = \"X-User\"\n",
+                "admin.sso_trusted_proxies",
+            ),
             ("[admin]\nsession_hours = 0\n", "admin.session_hours"),
             ("[admin]\npasword_hash = \"x\"\n", "pasword_hash"),
         ] {
@@ -846,7 +854,10 @@ token = "wxoatoken"
         assert!(c.admin.enabled());
         assert_eq!(c.admin.sso_trusted_proxies.len(), 2);
         assert_eq!(c.admin.session_hours, 2);
-        assert!(!format!("{:?}", c.admin).contains("argon2"), "hash not printed");
+        assert!(
+            !format!("{:?}", c.admin).contains("argon2"),
+            "hash not printed"
+        );
     }
 
     #[test]

@@ -19,8 +19,8 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use support::*;
 use tower::ServiceExt;
-use wxoa_mock::api::{Follower, MockConfig, MockPlatform};
 use wxoa_api::Clock as _;
+use wxoa_mock::api::{Follower, MockConfig, MockPlatform};
 use wxoa_server::admin::{Console, ConsoleSetup, LoggedError, RecentErrors};
 use wxoa_server::clock::FixedClock;
 use wxoa_server::metrics::admin_listener;
@@ -38,7 +38,10 @@ fn cheap_hash(password: &str) -> String {
     let params = argon2::Params::new(8, 1, 1, None).unwrap();
     let hasher = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let salt = SaltString::encode_b64(b"wxoa-console-salt").unwrap();
-    hasher.hash_password(password.as_bytes(), &salt).unwrap().to_string()
+    hasher
+        .hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
 }
 
 struct TempDir(PathBuf);
@@ -103,7 +106,9 @@ async fn env_with(admin_extra: &str, with_api: bool) -> Env {
     std::fs::write(&path, config_file(&mock_url, admin_extra)).unwrap();
     let config = Config::load(&path).unwrap();
     let app = Arc::new(App::new(&config, Arc::new(FixedClock::new(NOW))));
-    let store = Store::open(&config.store.url, &config.base_dir).await.unwrap();
+    let store = Store::open(&config.store.url, &config.base_dir)
+        .await
+        .unwrap();
     let api = with_api.then(|| {
         wxoa_server::backends::api_client_builder(&config)
             .token_store(Arc::new(wxoa_api::MemoryTokenStore::new()))
@@ -179,7 +184,13 @@ impl Env {
 
     async fn login(&self) -> Session {
         let a = self
-            .call(Method::POST, "/api/v1/login", Some(json!({"password": PASSWORD})), None, LOCAL)
+            .call(
+                Method::POST,
+                "/api/v1/login",
+                Some(json!({"password": PASSWORD})),
+                None,
+                LOCAL,
+            )
             .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.json);
         let cookie = a.headers[header::SET_COOKIE].to_str().unwrap().to_owned();
@@ -200,7 +211,9 @@ impl Env {
     /// The reply text to a routed (signed, plain) text push.
     async fn routed_reply(&self, text: &str, msg_id: u64) -> String {
         let uri = format!("/wechat?{}", plain_query(NOW, &msg_id.to_string()));
-        let req = Request::post(&uri).body(Body::from(text_xml(text, msg_id))).unwrap();
+        let req = Request::post(&uri)
+            .body(Body::from(text_xml(text, msg_id)))
+            .unwrap();
         let resp = wxoa_server::edge::router(Arc::clone(&self.app))
             .oneshot(req)
             .await
@@ -228,13 +241,22 @@ fn cookie_value(set_cookie: &str) -> String {
 async fn login_sets_a_strict_http_only_cookie_and_wrong_passwords_are_limited() {
     let env = env().await;
     let a = env
-        .call(Method::POST, "/api/v1/login", Some(json!({"password": PASSWORD})), None, REMOTE)
+        .call(
+            Method::POST,
+            "/api/v1/login",
+            Some(json!({"password": PASSWORD})),
+            None,
+            REMOTE,
+        )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.json);
     let cookie = a.headers[header::SET_COOKIE].to_str().unwrap();
     assert!(cookie.starts_with("wxoa_session="), "{cookie}");
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
-        assert!(cookie.split("; ").any(|a| a == attribute), "{attribute} in {cookie}");
+        assert!(
+            cookie.split("; ").any(|a| a == attribute),
+            "{attribute} in {cookie}"
+        );
     }
     assert_eq!(a.json["user"], "admin");
     assert_eq!(a.json["expires_at"], NOW + 12 * 3600);
@@ -244,20 +266,37 @@ async fn login_sets_a_strict_http_only_cookie_and_wrong_passwords_are_limited() 
         cookie: cookie_value(cookie),
         csrf: a.json["csrf"].as_str().unwrap().to_owned(),
     };
-    let s = env.call(Method::GET, "/api/v1/session", None, Some(&session), REMOTE).await;
-    assert_eq!((s.status, s.json["appid"].as_str()), (StatusCode::OK, Some(APPID)));
+    let s = env
+        .call(Method::GET, "/api/v1/session", None, Some(&session), REMOTE)
+        .await;
+    assert_eq!(
+        (s.status, s.json["appid"].as_str()),
+        (StatusCode::OK, Some(APPID))
+    );
     assert_eq!(s.json["csrf"], a.json["csrf"]);
 
     for _ in 0..5 {
         let wrong = env
-            .call(Method::POST, "/api/v1/login", Some(json!({"password": "nope"})), None, REMOTE)
+            .call(
+                Method::POST,
+                "/api/v1/login",
+                Some(json!({"password": "nope"})),
+                None,
+                REMOTE,
+            )
             .await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
         assert_eq!(wrong.json["error"], "wrong password");
         assert!(wrong.headers.get(header::SET_COOKIE).is_none());
     }
     let limited = env
-        .call(Method::POST, "/api/v1/login", Some(json!({"password": PASSWORD})), None, REMOTE)
+        .call(
+            Method::POST,
+            "/api/v1/login",
+            Some(json!({"password": PASSWORD})),
+            None,
+            REMOTE,
+        )
         .await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.headers[header::RETRY_AFTER], "60");
@@ -265,21 +304,40 @@ async fn login_sets_a_strict_http_only_cookie_and_wrong_passwords_are_limited() 
     // Another address is not limited.
     env.login().await;
 
-    let bad = env.call(Method::POST, "/api/v1/login", Some(json!({"pass": 1})), None, LOCAL).await;
+    let bad = env
+        .call(
+            Method::POST,
+            "/api/v1/login",
+            Some(json!({"pass": 1})),
+            None,
+            LOCAL,
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.json["error"].is_string());
 
-    let out = env.call(Method::POST, "/api/v1/logout", None, Some(&session), REMOTE).await;
+    let out = env
+        .call(Method::POST, "/api/v1/logout", None, Some(&session), REMOTE)
+        .await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    assert!(out.headers[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
-    let gone = env.call(Method::GET, "/api/v1/session", None, Some(&session), REMOTE).await;
+    assert!(
+        out.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let gone = env
+        .call(Method::GET, "/api/v1/session", None, Some(&session), REMOTE)
+        .await;
     assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn sessions_are_required_and_changes_need_the_csrf_token() {
     let env = env().await;
-    let anonymous = env.call(Method::GET, "/api/v1/dashboard", None, None, LOCAL).await;
+    let anonymous = env
+        .call(Method::GET, "/api/v1/dashboard", None, None, LOCAL)
+        .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.json["error"], "not logged in");
 
@@ -290,17 +348,40 @@ async fn sessions_are_required_and_changes_need_the_csrf_token() {
     };
     let before = std::fs::read_to_string(&env.path).unwrap();
     let refused = env
-        .call(Method::DELETE, "/api/v1/rules/0", None, Some(&no_csrf), LOCAL)
+        .call(
+            Method::DELETE,
+            "/api/v1/rules/0",
+            None,
+            Some(&no_csrf),
+            LOCAL,
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(refused.json["error"].as_str().unwrap().contains("X-CSRF-Token"));
-    assert_eq!(std::fs::read_to_string(&env.path).unwrap(), before, "nothing changed");
+    assert!(
+        refused.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("X-CSRF-Token")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&env.path).unwrap(),
+        before,
+        "nothing changed"
+    );
     // Reading needs no token.
-    assert_eq!(env.get("/api/v1/rules", &no_csrf).await.status, StatusCode::OK);
+    assert_eq!(
+        env.get("/api/v1/rules", &no_csrf).await.status,
+        StatusCode::OK
+    );
 
     let unknown = env.get("/api/v1/nothing", &session).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    assert!(unknown.json["error"].as_str().unwrap().contains("/api/v1/nothing"));
+    assert!(
+        unknown.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("/api/v1/nothing")
+    );
 }
 
 #[tokio::test]
@@ -310,11 +391,25 @@ async fn page_and_assets_are_served_with_protective_headers() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.json.as_str().unwrap().contains("/assets/app.js"));
     assert_eq!(page.headers[header::X_FRAME_OPTIONS], "DENY");
-    assert!(page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"));
-    let js = env.call(Method::GET, "/assets/app.js", None, None, REMOTE).await;
+    assert!(
+        page.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let js = env
+        .call(Method::GET, "/assets/app.js", None, None, REMOTE)
+        .await;
     assert_eq!(js.status, StatusCode::OK);
-    assert!(js.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/javascript"));
-    let css = env.call(Method::GET, "/assets/app.css", None, None, REMOTE).await;
+    assert!(
+        js.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let css = env
+        .call(Method::GET, "/assets/app.css", None, None, REMOTE)
+        .await;
     assert_eq!(css.status, StatusCode::OK);
 }
 
@@ -328,7 +423,12 @@ async fn metrics_and_health_are_open_on_loopback_only() {
         assert_eq!(v6.status, StatusCode::OK, "{path} from ::1");
         let remote = env.call(Method::GET, path, None, None, REMOTE).await;
         assert_eq!(remote.status, StatusCode::UNAUTHORIZED, "{path}");
-        assert!(remote.headers[header::WWW_AUTHENTICATE].to_str().unwrap().starts_with("Basic"));
+        assert!(
+            remote.headers[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
     }
     // No recorder in tests: /metrics answers 404 once admitted.
     let local = env.call(Method::GET, "/metrics", None, None, LOCAL).await;
@@ -343,19 +443,26 @@ async fn metrics_and_health_are_open_on_loopback_only() {
                 header::AUTHORIZATION,
                 format!(
                     "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!("prometheus:{password}"))
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!("prometheus:{password}"))
                 ),
             )
             .body(Body::empty())
             .unwrap();
-        req.extensions_mut().insert(ConnectInfo(REMOTE.parse::<SocketAddr>().unwrap()));
+        req.extensions_mut()
+            .insert(ConnectInfo(REMOTE.parse::<SocketAddr>().unwrap()));
         req
     };
     assert_eq!(env.send(basic(PASSWORD)).await.status, StatusCode::OK);
-    assert_eq!(env.send(basic("wrong")).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        env.send(basic("wrong")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     // A console session admits too.
     let session = env.login().await;
-    let with_session = env.call(Method::GET, "/healthz", None, Some(&session), REMOTE).await;
+    let with_session = env
+        .call(Method::GET, "/healthz", None, Some(&session), REMOTE)
+        .await;
     assert_eq!(with_session.status, StatusCode::OK);
 }
 
@@ -385,14 +492,18 @@ async fn sso_header_is_believed_from_trusted_proxies_only() {
             .header("x-forwarded-proto", "https")
             .body(Body::empty())
             .unwrap();
-        req.extensions_mut().insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        req.extensions_mut()
+            .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
         req
     };
     let trusted = env.send(ask(PROXY)).await;
     assert_eq!(trusted.status, StatusCode::OK);
     assert_eq!(trusted.json["user"], "alice");
     let cookie = trusted.headers[header::SET_COOKIE].to_str().unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.ends_with("; Secure"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.ends_with("; Secure"),
+        "{cookie}"
+    );
     let untrusted = env.send(ask(REMOTE)).await;
     assert_eq!(untrusted.status, StatusCode::UNAUTHORIZED);
 
@@ -402,10 +513,18 @@ async fn sso_header_is_believed_from_trusted_proxies_only() {
         csrf: trusted.json["csrf"].as_str().unwrap().to_owned(),
     };
     let moved = env
-        .call(Method::POST, "/api/v1/rules/1/move", Some(json!({"to": 0})), Some(&session), PROXY)
+        .call(
+            Method::POST,
+            "/api/v1/rules/1/move",
+            Some(json!({"to": 0})),
+            Some(&session),
+            PROXY,
+        )
         .await;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.json);
-    let audit = env.call(Method::GET, "/api/v1/audit", None, Some(&session), PROXY).await;
+    let audit = env
+        .call(Method::GET, "/api/v1/audit", None, Some(&session), PROXY)
+        .await;
     assert_eq!(audit.json["entries"][0]["actor"], "alice");
 }
 
@@ -420,22 +539,59 @@ async fn rules_are_listed_and_tried_like_rules_test() {
     assert_eq!(rules[1]["name"], "help");
     assert_eq!(rules[1]["matchers"], "keyword = \"使用\"");
     assert_eq!(rules[1]["reply_kind"], "text");
-    assert!(rules[1]["toml"].as_str().unwrap().starts_with("name = \"help\"\nkeyword"));
+    assert!(
+        rules[1]["toml"]
+            .as_str()
+            .unwrap()
+            .starts_with("name = \"help\"\nkeyword")
+    );
     assert!(list.json["source"].as_str().unwrap().ends_with("wxoa.toml"));
 
-    let tried = env.with_body(Method::POST, "/api/v1/rules/test", json!({"text": "产品 Rust"}), &s).await;
+    let tried = env
+        .with_body(
+            Method::POST,
+            "/api/v1/rules/test",
+            json!({"text": "产品 Rust"}),
+            &s,
+        )
+        .await;
     assert_eq!(tried.status, StatusCode::OK, "{}", tried.json);
     assert_eq!(tried.json["matched"], true);
     assert_eq!(tried.json["rule"], "product");
-    assert_eq!(tried.json["reply"], json!({"kind": "text", "text": "产品：Rust/Rust"}));
-    assert!(tried.json["xml"].as_str().unwrap().contains("<![CDATA[产品：Rust/Rust]]>"));
+    assert_eq!(
+        tried.json["reply"],
+        json!({"kind": "text", "text": "产品：Rust/Rust"})
+    );
+    assert!(
+        tried.json["xml"]
+            .as_str()
+            .unwrap()
+            .contains("<![CDATA[产品：Rust/Rust]]>")
+    );
     let event = env
-        .with_body(Method::POST, "/api/v1/rules/test", json!({"event": "CLICK", "key": "MENU_HELP"}), &s)
+        .with_body(
+            Method::POST,
+            "/api/v1/rules/test",
+            json!({"event": "CLICK", "key": "MENU_HELP"}),
+            &s,
+        )
         .await;
     assert_eq!(event.json["rule"], "menu-help");
-    let none = env.with_body(Method::POST, "/api/v1/rules/test", json!({"msg_type": "image"}), &s).await;
-    assert_eq!((none.json["matched"].clone(), none.json["xml"].clone()), (json!(false), Value::Null));
-    let empty = env.with_body(Method::POST, "/api/v1/rules/test", json!({}), &s).await;
+    let none = env
+        .with_body(
+            Method::POST,
+            "/api/v1/rules/test",
+            json!({"msg_type": "image"}),
+            &s,
+        )
+        .await;
+    assert_eq!(
+        (none.json["matched"].clone(), none.json["xml"].clone()),
+        (json!(false), Value::Null)
+    );
+    let empty = env
+        .with_body(Method::POST, "/api/v1/rules/test", json!({}), &s)
+        .await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
 }
 
@@ -447,18 +603,28 @@ async fn a_rule_edit_is_written_keeping_comments_and_the_next_push_gets_it() {
     let before = std::fs::read_to_string(&env.path).unwrap();
 
     let toml = "name = \"help\"\nkeyword = \"使用\"\nreply = { text = \"新的帮助\" }";
-    let a = env.with_body(Method::PUT, "/api/v1/rules/1", json!({"toml": toml}), &s).await;
+    let a = env
+        .with_body(Method::PUT, "/api/v1/rules/1", json!({"toml": toml}), &s)
+        .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.json);
     assert_eq!(a.json["rules"][1]["toml"], toml);
     let after = std::fs::read_to_string(&env.path).unwrap();
-    assert_eq!(after, before.replace("发送 产品+名称 查询产品", "新的帮助"), "only the rule changed");
+    assert_eq!(
+        after,
+        before.replace("发送 产品+名称 查询产品", "新的帮助"),
+        "only the rule changed"
+    );
     assert!(after.contains("# The help text; keep this comment.\n[[rules]]\nname = \"help\""));
     assert_eq!(env.routed_reply("使用", 2).await, "新的帮助");
 
     let audit = env.get("/api/v1/audit?limit=5", &s).await;
     let entry = &audit.json["entries"][0];
     assert_eq!(
-        (entry["actor"].as_str(), entry["action"].as_str(), entry["target"].as_str()),
+        (
+            entry["actor"].as_str(),
+            entry["action"].as_str(),
+            entry["target"].as_str()
+        ),
         (Some("admin"), Some("rule.update"), Some("help"))
     );
     assert_eq!(entry["detail"], toml);
@@ -475,14 +641,30 @@ async fn a_bad_rule_edit_is_refused_with_the_loader_message_and_nothing_written(
         "name = \"help\"\nkeyword = \"使用\"\nreply = { txet = \"x\" }",
         "name = ",
     ] {
-        let a = env.with_body(Method::PUT, "/api/v1/rules/1", json!({"toml": toml}), &s).await;
-        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{toml}: {}", a.json);
+        let a = env
+            .with_body(Method::PUT, "/api/v1/rules/1", json!({"toml": toml}), &s)
+            .await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{toml}: {}",
+            a.json
+        );
         assert_eq!(a.json["field"], "toml");
         assert!(!a.json["error"].as_str().unwrap().is_empty());
-        assert_eq!(std::fs::read_to_string(&env.path).unwrap(), before, "{toml}");
+        assert_eq!(
+            std::fs::read_to_string(&env.path).unwrap(),
+            before,
+            "{toml}"
+        );
     }
     let regex = env
-        .with_body(Method::PUT, "/api/v1/rules/1", json!({"toml": "name = \"help\"\nregex = \"(\"\nreply = { text = \"x\" }"}), &s)
+        .with_body(
+            Method::PUT,
+            "/api/v1/rules/1",
+            json!({"toml": "name = \"help\"\nregex = \"(\"\nreply = { text = \"x\" }"}),
+            &s,
+        )
         .await;
     let message = regex.json["error"].as_str().unwrap();
     let loader = Config::from_toml(
@@ -493,9 +675,21 @@ async fn a_bad_rule_edit_is_refused_with_the_loader_message_and_nothing_written(
     .to_string();
     assert_eq!(message, loader, "the same message a reload gives");
     assert_eq!(env.routed_reply("使用", 3).await, "发送 产品+名称 查询产品");
-    let missing = env.with_body(Method::PUT, "/api/v1/rules/60", json!({"toml": "name = \"x\""}), &s).await;
+    let missing = env
+        .with_body(
+            Method::PUT,
+            "/api/v1/rules/60",
+            json!({"toml": "name = \"x\""}),
+            &s,
+        )
+        .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert!(env.get("/api/v1/audit", &s).await.json["entries"].as_array().unwrap().is_empty());
+    assert!(
+        env.get("/api/v1/audit", &s).await.json["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -522,12 +716,16 @@ async fn rules_are_inserted_moved_and_deleted() {
     assert_eq!(names(&inserted)[..2], ["hi", "welcome"]);
     assert_eq!(env.routed_reply("hi", 4).await, "hello!");
 
-    let moved = env.with_body(Method::POST, "/api/v1/rules/0/move", json!({"to": 6}), &s).await;
+    let moved = env
+        .with_body(Method::POST, "/api/v1/rules/0/move", json!({"to": 6}), &s)
+        .await;
     assert_eq!(names(&moved)[6], "hi");
     // Behind the catch-all echo now.
     assert_eq!(env.routed_reply("hi", 5).await, "you said: hi");
 
-    let deleted = env.call(Method::DELETE, "/api/v1/rules/5", None, Some(&s), LOCAL).await;
+    let deleted = env
+        .call(Method::DELETE, "/api/v1/rules/5", None, Some(&s), LOCAL)
+        .await;
     assert_eq!(deleted.status, StatusCode::OK);
     assert!(!names(&deleted).contains(&"echo".to_owned()));
     assert_eq!(env.routed_reply("hi", 6).await, "hello!");
@@ -537,7 +735,10 @@ async fn rules_are_inserted_moved_and_deleted() {
         .await;
     assert_eq!(names(&appended).last().unwrap(), "last");
     let text = std::fs::read_to_string(&env.path).unwrap();
-    assert!(text.find("name = \"last\"").unwrap() < text.find("[api]").unwrap(), "{text}");
+    assert!(
+        text.find("name = \"last\"").unwrap() < text.find("[api]").unwrap(),
+        "{text}"
+    );
 
     let actions: Vec<String> = env.get("/api/v1/audit", &s).await.json["entries"]
         .as_array()
@@ -545,7 +746,10 @@ async fn rules_are_inserted_moved_and_deleted() {
         .iter()
         .map(|e| e["action"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(actions, ["rule.insert", "rule.delete", "rule.move", "rule.insert"]);
+    assert_eq!(
+        actions,
+        ["rule.insert", "rule.delete", "rule.move", "rule.insert"]
+    );
 }
 
 #[tokio::test]
@@ -553,35 +757,64 @@ async fn menu_is_validated_pushed_read_and_deleted_on_the_platform() {
     let env = env().await;
     let s = env.login().await;
     let none = env.get("/api/v1/menu", &s).await;
-    assert_eq!((none.status, none.json["menu"].clone()), (StatusCode::OK, Value::Null));
+    assert_eq!(
+        (none.status, none.json["menu"].clone()),
+        (StatusCode::OK, Value::Null)
+    );
 
     let menu = json!({"button": [
         {"type": "click", "name": "帮助", "key": "MENU_HELP"},
         {"name": "更多", "sub_button": [{"type": "view", "name": "官网", "url": "https://example.com/"}]}
     ]});
-    let ok = env.with_body(Method::POST, "/api/v1/menu/validate", json!({"menu": menu}), &s).await;
+    let ok = env
+        .with_body(
+            Method::POST,
+            "/api/v1/menu/validate",
+            json!({"menu": menu}),
+            &s,
+        )
+        .await;
     assert_eq!(ok.json, json!({"ok": true}));
     let bad_menu = json!({"button": [{"type": "click", "name": "这个名字实在是太长了"}]});
-    let bad = env.with_body(Method::POST, "/api/v1/menu/validate", json!({"menu": bad_menu}), &s).await;
+    let bad = env
+        .with_body(
+            Method::POST,
+            "/api/v1/menu/validate",
+            json!({"menu": bad_menu}),
+            &s,
+        )
+        .await;
     assert_eq!(bad.json["ok"], false);
     let issues = bad.json["issues"].as_array().unwrap();
-    assert!(issues.iter().all(|i| i["path"] == "button[0]"), "{issues:?}");
+    assert!(
+        issues.iter().all(|i| i["path"] == "button[0]"),
+        "{issues:?}"
+    );
     assert!(issues.len() >= 2, "name too long and no key: {issues:?}");
 
-    let refused = env.with_body(Method::PUT, "/api/v1/menu", json!({"menu": bad_menu}), &s).await;
+    let refused = env
+        .with_body(Method::PUT, "/api/v1/menu", json!({"menu": bad_menu}), &s)
+        .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(refused.json["field"], "menu");
     assert!(refused.json["issues"].is_array());
     assert!(env.mock.menu().is_none(), "nothing pushed");
 
-    let pushed = env.with_body(Method::PUT, "/api/v1/menu", json!({"menu": menu}), &s).await;
+    let pushed = env
+        .with_body(Method::PUT, "/api/v1/menu", json!({"menu": menu}), &s)
+        .await;
     assert_eq!(pushed.status, StatusCode::OK, "{}", pushed.json);
     let on_platform = env.mock.menu().unwrap();
     assert_eq!(on_platform["menu"]["button"][0]["key"], "MENU_HELP");
     let read = env.get("/api/v1/menu", &s).await;
-    assert_eq!(read.json["menu"]["button"][1]["sub_button"][0]["url"], "https://example.com/");
+    assert_eq!(
+        read.json["menu"]["button"][1]["sub_button"][0]["url"],
+        "https://example.com/"
+    );
 
-    let deleted = env.call(Method::DELETE, "/api/v1/menu", None, Some(&s), LOCAL).await;
+    let deleted = env
+        .call(Method::DELETE, "/api/v1/menu", None, Some(&s), LOCAL)
+        .await;
     assert_eq!(deleted.status, StatusCode::OK);
     assert!(env.mock.menu().is_none());
     let actions: Vec<Value> = env.get("/api/v1/audit", &s).await.json["entries"]
@@ -599,8 +832,21 @@ async fn platform_calls_answer_503_without_an_app_secret() {
     let s = env.login().await;
     let menu = env.get("/api/v1/menu", &s).await;
     assert_eq!(menu.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(menu.json["error"].as_str().unwrap().contains("account.secret"));
-    let refresh = env.call(Method::POST, "/api/v1/followers/refresh", None, Some(&s), LOCAL).await;
+    assert!(
+        menu.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("account.secret")
+    );
+    let refresh = env
+        .call(
+            Method::POST,
+            "/api/v1/followers/refresh",
+            None,
+            Some(&s),
+            LOCAL,
+        )
+        .await;
     assert_eq!(refresh.status, StatusCode::SERVICE_UNAVAILABLE);
     let dashboard = env.get("/api/v1/dashboard", &s).await;
     assert_eq!(dashboard.json["token"]["state"], "no_secret");
@@ -611,7 +857,8 @@ async fn a_kf_text_reaches_the_platform_and_refusals_carry_the_errcode() {
     let env = env().await;
     let s = env.login().await;
     let now = wxoa_api::SystemClock.now_unix();
-    env.mock.add_follower(Follower::new("oWriter").last_message_at(now));
+    env.mock
+        .add_follower(Follower::new("oWriter").last_message_at(now));
     env.mock.add_follower(Follower::new("oSilent"));
     env.store
         .followers()
@@ -620,24 +867,52 @@ async fn a_kf_text_reaches_the_platform_and_refusals_carry_the_errcode() {
         .unwrap();
 
     let sent = env
-        .with_body(Method::POST, "/api/v1/followers/oWriter/send", json!({"text": "您好，订单已发货"}), &s)
+        .with_body(
+            Method::POST,
+            "/api/v1/followers/oWriter/send",
+            json!({"text": "您好，订单已发货"}),
+            &s,
+        )
         .await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.json);
     assert_eq!(sent.json, json!({"ok": true}));
     let outbox = env.mock.outbox();
     assert_eq!(outbox.len(), 1);
-    assert_eq!((outbox[0].touser.as_str(), outbox[0].text.as_str()), ("oWriter", "您好，订单已发货"));
+    assert_eq!(
+        (outbox[0].touser.as_str(), outbox[0].text.as_str()),
+        ("oWriter", "您好，订单已发货")
+    );
 
     let refused = env
-        .with_body(Method::POST, "/api/v1/followers/oSilent/send", json!({"text": "hello"}), &s)
+        .with_body(
+            Method::POST,
+            "/api/v1/followers/oSilent/send",
+            json!({"text": "hello"}),
+            &s,
+        )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_GATEWAY, "{}", refused.json);
     assert_eq!(refused.json["errcode"], 45015);
 
-    let empty = env.with_body(Method::POST, "/api/v1/followers/oWriter/send", json!({"text": "  "}), &s).await;
-    assert_eq!((empty.status, empty.json["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("text")));
+    let empty = env
+        .with_body(
+            Method::POST,
+            "/api/v1/followers/oWriter/send",
+            json!({"text": "  "}),
+            &s,
+        )
+        .await;
+    assert_eq!(
+        (empty.status, empty.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("text"))
+    );
     let long = env
-        .with_body(Method::POST, "/api/v1/followers/oWriter/send", json!({"text": "长".repeat(700)}), &s)
+        .with_body(
+            Method::POST,
+            "/api/v1/followers/oWriter/send",
+            json!({"text": "长".repeat(700)}),
+            &s,
+        )
         .await;
     assert_eq!(long.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(env.mock.outbox().len(), 1);
@@ -647,7 +922,12 @@ async fn a_kf_text_reaches_the_platform_and_refusals_carry_the_errcode() {
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[1]["action"], "message.send");
     assert_eq!(entries[1]["target"], "oWriter");
-    assert!(entries[0]["detail"].as_str().unwrap().starts_with("refused"));
+    assert!(
+        entries[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("refused")
+    );
 }
 
 #[tokio::test]
@@ -655,43 +935,91 @@ async fn followers_are_listed_annotated_and_refreshed_from_the_platform() {
     let env = env().await;
     let s = env.login().await;
     let followers = env.store.followers();
-    followers.follower_event(APPID, "oA", true, NOW - 100, Some("ADD_SCENE_QR_CODE")).await.unwrap();
-    followers.follower_event(APPID, "oB", true, NOW - 50, None).await.unwrap();
-    followers.follower_event(APPID, "oB", false, NOW - 40, None).await.unwrap();
+    followers
+        .follower_event(APPID, "oA", true, NOW - 100, Some("ADD_SCENE_QR_CODE"))
+        .await
+        .unwrap();
+    followers
+        .follower_event(APPID, "oB", true, NOW - 50, None)
+        .await
+        .unwrap();
+    followers
+        .follower_event(APPID, "oB", false, NOW - 40, None)
+        .await
+        .unwrap();
 
     let list = env.get("/api/v1/followers?per_page=1", &s).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.json);
-    assert_eq!((list.json["total"].clone(), list.json["per_page"].clone()), (json!(2), json!(1)));
+    assert_eq!(
+        (list.json["total"].clone(), list.json["per_page"].clone()),
+        (json!(2), json!(1))
+    );
     assert_eq!(list.json["followers"][0]["openid"], "oB");
     let subscribed = env.get("/api/v1/followers?subscribed=true", &s).await;
     assert_eq!(subscribed.json["total"], 1);
-    assert_eq!(env.get("/api/v1/followers?per_page=0", &s).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        env.get("/api/v1/followers?per_page=0", &s).await.status,
+        StatusCode::BAD_REQUEST
+    );
 
     let detail = env.get("/api/v1/followers/oB", &s).await;
     assert_eq!(detail.json["follower"]["subscribed"], false);
     assert_eq!(detail.json["events"].as_array().unwrap().len(), 2);
-    assert_eq!(detail.json["kf_window"], json!({"open": false, "until": null}));
-    assert_eq!(env.get("/api/v1/followers/oNobody", &s).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        detail.json["kf_window"],
+        json!({"open": false, "until": null})
+    );
+    assert_eq!(
+        env.get("/api/v1/followers/oNobody", &s).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     env.mock.add_follower(Follower::new("oA"));
     let updated = env
-        .with_body(Method::PUT, "/api/v1/followers/oA", json!({"remark": "VIP", "tags": ["客户", "北京", "客户"]}), &s)
+        .with_body(
+            Method::PUT,
+            "/api/v1/followers/oA",
+            json!({"remark": "VIP", "tags": ["客户", "北京", "客户"]}),
+            &s,
+        )
         .await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.json);
     assert_eq!(updated.json["follower"]["tags"], json!(["客户", "北京"]));
-    assert_eq!(env.mock.follower("oA").unwrap().remark, "VIP", "set on the platform too");
-    let tagged = env.get("/api/v1/followers?tag=%E5%8C%97%E4%BA%AC", &s).await;
+    assert_eq!(
+        env.mock.follower("oA").unwrap().remark,
+        "VIP",
+        "set on the platform too"
+    );
+    let tagged = env
+        .get("/api/v1/followers?tag=%E5%8C%97%E4%BA%AC", &s)
+        .await;
     assert_eq!(tagged.json["total"], 1);
     let too_long = env
-        .with_body(Method::PUT, "/api/v1/followers/oA", json!({"remark": "长".repeat(31)}), &s)
+        .with_body(
+            Method::PUT,
+            "/api/v1/followers/oA",
+            json!({"remark": "长".repeat(31)}),
+            &s,
+        )
         .await;
-    assert_eq!((too_long.status, too_long.json["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("remark")));
+    assert_eq!(
+        (too_long.status, too_long.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("remark"))
+    );
 
     // The platform knows three more followers.
     for openid in ["oP1", "oP2", "oP3"] {
         env.mock.add_follower(Follower::new(openid));
     }
-    let started = env.call(Method::POST, "/api/v1/followers/refresh", None, Some(&s), LOCAL).await;
+    let started = env
+        .call(
+            Method::POST,
+            "/api/v1/followers/refresh",
+            None,
+            Some(&s),
+            LOCAL,
+        )
+        .await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.json);
     assert_eq!(started.json["running"], true);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -700,11 +1028,17 @@ async fn followers_are_listed_annotated_and_refreshed_from_the_platform() {
         if status["running"] == false {
             break status;
         }
-        assert!(Instant::now() < deadline, "the refresh never finished: {status}");
+        assert!(
+            Instant::now() < deadline,
+            "the refresh never finished: {status}"
+        );
         tokio::task::yield_now().await;
     };
     assert_eq!(status["error"], Value::Null, "{status}");
-    assert_eq!((status["done"].clone(), status["total"].clone()), (json!(4), json!(4)));
+    assert_eq!(
+        (status["done"].clone(), status["total"].clone()),
+        (json!(4), json!(4))
+    );
     assert_eq!(env.get("/api/v1/followers", &s).await.json["total"], 5);
     let audit = env.get("/api/v1/audit?limit=1", &s).await;
     assert_eq!(audit.json["entries"][0]["action"], "followers.refresh");
@@ -715,9 +1049,13 @@ async fn messages_and_the_dashboard_read_the_log() {
     let env = env().await;
     let s = env.login().await;
     let log = env.store.message_log();
-    for (i, (openid, content, rule)) in [("oA", "使用", Some("help")), ("oB", "hi", None), ("oA", "产品 X", Some("product"))]
-        .into_iter()
-        .enumerate()
+    for (i, (openid, content, rule)) in [
+        ("oA", "使用", Some("help")),
+        ("oB", "hi", None),
+        ("oA", "产品 X", Some("product")),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let i = i64::try_from(i).unwrap();
         log.log_message(&MessageLogEntry {
@@ -747,12 +1085,20 @@ async fn messages_and_the_dashboard_read_the_log() {
     let of_a = env.get("/api/v1/messages?openid=oA&limit=1", &s).await;
     assert_eq!(of_a.json["messages"].as_array().unwrap().len(), 1);
     assert_eq!(of_a.json["has_more"], true);
-    let newer = env.get(&format!("/api/v1/messages?after_id={first_id}"), &s).await;
+    let newer = env
+        .get(&format!("/api/v1/messages?after_id={first_id}"), &s)
+        .await;
     assert_eq!(newer.json["messages"].as_array().unwrap().len(), 2);
     let search = env.get("/api/v1/messages?q=%E4%BA%A7%E5%93%81", &s).await;
     assert_eq!(search.json["messages"][0]["rule"], "product");
-    assert_eq!(env.get("/api/v1/messages?limit=500", &s).await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(env.get("/api/v1/messages?since=soon", &s).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        env.get("/api/v1/messages?limit=500", &s).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        env.get("/api/v1/messages?since=soon", &s).await.status,
+        StatusCode::BAD_REQUEST
+    );
 
     env.errors.record(LoggedError {
         at: NOW - 60,
@@ -765,15 +1111,32 @@ async fn messages_and_the_dashboard_read_the_log() {
     assert_eq!(d.json["now"], NOW);
     let per_minute = d.json["pushes_per_minute"].as_array().unwrap();
     assert_eq!(per_minute.len(), 60);
-    assert_eq!(per_minute.iter().map(|m| m["count"].as_u64().unwrap()).sum::<u64>(), 3);
-    assert!(d.json["answers_by_rule"].as_array().unwrap().contains(&json!({"rule": null, "count": 1})));
+    assert_eq!(
+        per_minute
+            .iter()
+            .map(|m| m["count"].as_u64().unwrap())
+            .sum::<u64>(),
+        3
+    );
+    assert!(
+        d.json["answers_by_rule"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"rule": null, "count": 1}))
+    );
     assert_eq!(d.json["latency_ms"]["count"], 3);
     assert_eq!(d.json["latency_ms"]["budget_ms"], 5000);
     assert_eq!(d.json["outcomes"], json!([{"source": "fresh", "count": 3}]));
     assert_eq!(d.json["token"]["state"], "none");
     assert_eq!(d.json["errors"][0]["message"], "action failed");
-    assert_eq!(d.json["log"], json!({"queue_depth": 0, "dropped": 0, "written": 0}));
-    assert_eq!(d.json["followers"], json!({"subscribed": 0, "unsubscribed": 0}));
+    assert_eq!(
+        d.json["log"],
+        json!({"queue_depth": 0, "dropped": 0, "written": 0})
+    );
+    assert_eq!(
+        d.json["followers"],
+        json!({"subscribed": 0, "unsubscribed": 0})
+    );
 }
 
 #[test]

@@ -64,8 +64,14 @@ fn passwd_writes_a_verifiable_hash_and_keeps_the_file() {
     let config = wxoa_server::Config::load(&path).unwrap();
     assert!(config.admin.enabled());
     let hash = config.admin.password_hash.unwrap();
-    assert!(wxoa_server::admin::auth::verify_password(&hash, "correct horse battery"));
-    assert!(!wxoa_server::admin::auth::verify_password(&hash, "correct horse battery\n"));
+    assert!(wxoa_server::admin::auth::verify_password(
+        &hash,
+        "correct horse battery"
+    ));
+    assert!(!wxoa_server::admin::auth::verify_password(
+        &hash,
+        "correct horse battery\n"
+    ));
 }
 
 #[test]

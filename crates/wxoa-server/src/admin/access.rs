@@ -10,9 +10,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::admin::Console;
 use crate::admin::auth::{self, CSRF_HEADER, Caller};
 use crate::admin::error::ApiError;
-use crate::admin::Console;
 
 /// The address of the peer that sent the request (unspecified when the listener did not
 /// record it: then nothing counts as loopback or as a trusted proxy).
@@ -60,7 +60,11 @@ impl Console {
 
     /// The caller of a request: its session cookie, or the SSO header set by a trusted proxy
     /// (which starts a session; its cookie is returned to be set).
-    pub(crate) fn identify(&self, peer: IpAddr, headers: &HeaderMap) -> Option<(Caller, Option<String>)> {
+    pub(crate) fn identify(
+        &self,
+        peer: IpAddr,
+        headers: &HeaderMap,
+    ) -> Option<(Caller, Option<String>)> {
         let now = self.now();
         let from_cookie = headers
             .get_all(header::COOKIE)
@@ -122,7 +126,10 @@ pub(crate) async fn require_session(
     let Some((caller, new_cookie)) = console.identify(peer, req.headers()) else {
         return ApiError::unauthorized("not logged in").into_response();
     };
-    let changes = matches!(*req.method(), Method::POST | Method::PUT | Method::DELETE | Method::PATCH);
+    let changes = matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::DELETE | Method::PATCH
+    );
     if changes {
         let sent = req
             .headers()
@@ -198,14 +205,19 @@ fn basic_password(headers: &HeaderMap) -> Option<String> {
         .decode(encoded.trim())
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
-    text.split_once(':').map(|(_, password)| password.to_owned())
+    text.split_once(':')
+        .map(|(_, password)| password.to_owned())
 }
 
 /// Any other path: a JSON 404 under `/api/`, a short text elsewhere.
 pub(crate) async fn not_found(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
-        ApiError::not_found(format!("no such API: {} {}", req.method(), req.uri().path()))
-            .into_response()
+        ApiError::not_found(format!(
+            "no such API: {} {}",
+            req.method(),
+            req.uri().path()
+        ))
+        .into_response()
     } else {
         (StatusCode::NOT_FOUND, "not found; the console is at /\n").into_response()
     }

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "wxoa_session";
@@ -48,8 +48,11 @@ pub fn check_password_hash(hash: &str) -> Result<(), String> {
 /// Slow on purpose (tens of milliseconds): run it off the async threads.
 #[must_use]
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash)
-        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// A logged-in user, as the console's handlers see them.
@@ -195,7 +198,10 @@ mod tests {
     #[test]
     fn cookies_are_written_and_read() {
         let c = session_cookie("abc", 3600, false);
-        assert_eq!(c, "wxoa_session=abc; HttpOnly; SameSite=Strict; Path=/; Max-Age=3600");
+        assert_eq!(
+            c,
+            "wxoa_session=abc; HttpOnly; SameSite=Strict; Path=/; Max-Age=3600"
+        );
         assert!(session_cookie("abc", 1, true).ends_with("; Secure"));
         assert_eq!(cookie_token("a=1; wxoa_session=tok; b=2"), Some("tok"));
         assert_eq!(cookie_token("a=1"), None);

@@ -19,7 +19,9 @@ const DAY_SECS: i64 = 86_400;
 const HOUR_SECS: i64 = 3600;
 
 /// `GET /api/v1/dashboard`.
-pub(crate) async fn dashboard(State(console): State<Arc<Console>>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn dashboard(
+    State(console): State<Arc<Console>>,
+) -> Result<Json<Value>, ApiError> {
     let now = console.now();
     let since = now - DAY_SECS;
     let d = console.store.dashboard();

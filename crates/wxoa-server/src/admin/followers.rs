@@ -95,7 +95,9 @@ pub(crate) async fn detail(
         .get(console.appid(), &openid)
         .await?
     else {
-        return Err(ApiError::not_found(format!("no follower {openid} has been seen")));
+        return Err(ApiError::not_found(format!(
+            "no follower {openid} has been seen"
+        )));
     };
     let events = console
         .store
@@ -147,7 +149,9 @@ pub(crate) async fn update(
     };
     let directory = console.store.follower_directory();
     if directory.get(console.appid(), &openid).await?.is_none() {
-        return Err(ApiError::not_found(format!("no follower {openid} has been seen")));
+        return Err(ApiError::not_found(format!(
+            "no follower {openid} has been seen"
+        )));
     }
     if let (Some(remark), Some(api)) = (&remark, &console.api) {
         api.user_update_remark(&openid, remark)
@@ -159,7 +163,9 @@ pub(crate) async fn update(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no follower {openid} has been seen")))?;
     let detail = json!({"remark": remark, "tags": tags}).to_string();
-    console.audit(&caller, "follower.update", &openid, &detail).await;
+    console
+        .audit(&caller, "follower.update", &openid, &detail)
+        .await;
     Ok(Json(json!({ "follower": follower_json(&follower) })))
 }
 
@@ -229,7 +235,9 @@ pub(crate) async fn send(
         }
         Err(e) => {
             let detail = format!("refused: {e}\n{}", body.text);
-            console.audit(&caller, "message.send", &openid, &detail).await;
+            console
+                .audit(&caller, "message.send", &openid, &detail)
+                .await;
             Err(ApiError::platform("sending the 客服 message", &e))
         }
     }

@@ -64,7 +64,12 @@ impl RecentErrors {
     #[must_use]
     pub fn since(&self, since: i64) -> Vec<LoggedError> {
         let events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
-        events.iter().rev().filter(|e| e.at >= since).cloned().collect()
+        events
+            .iter()
+            .rev()
+            .filter(|e| e.at >= since)
+            .cloned()
+            .collect()
     }
 }
 

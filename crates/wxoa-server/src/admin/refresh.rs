@@ -82,14 +82,21 @@ pub(crate) fn start(console: &Arc<Console>, api: wxoa_api::Client, caller: Calle
             ended.unwrap_or_default()
         };
         match &result {
-            Ok(()) => tracing::info!(done = status.done, "console: followers refreshed from the platform"),
-            Err(e) => tracing::warn!(done = status.done, error = %e, "console: the follower refresh stopped"),
+            Ok(()) => tracing::info!(
+                done = status.done,
+                "console: followers refreshed from the platform"
+            ),
+            Err(e) => {
+                tracing::warn!(done = status.done, error = %e, "console: the follower refresh stopped")
+            }
         }
         let detail = match &status.error {
             None => format!("{} followers read", status.done),
             Some(e) => format!("stopped after {} followers: {e}", status.done),
         };
-        console.audit(&caller, "followers.refresh", "followers", &detail).await;
+        console
+            .audit(&caller, "followers.refresh", "followers", &detail)
+            .await;
     });
     true
 }
@@ -151,6 +158,9 @@ mod tests {
         });
         assert!(job.begin(12));
         let status = job.status();
-        assert_eq!((status.running, status.done, status.started_at), (true, 0, Some(12)));
+        assert_eq!(
+            (status.running, status.done, status.started_at),
+            (true, 0, Some(12))
+        );
     }
 }

@@ -9,12 +9,28 @@ use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
 /// The matcher keys of a rule, in the order they are shown.
 const MATCHERS: [&str; 7] = [
-    "msg_type", "event", "event_key", "keyword", "prefix", "contains", "regex",
+    "msg_type",
+    "event",
+    "event_key",
+    "keyword",
+    "prefix",
+    "contains",
+    "regex",
 ];
 /// The reply kinds of a rule's `reply`.
 const REPLY_KINDS: [&str; 12] = [
-    "text", "image", "voice", "video", "music", "news", "transfer_kf", "lookup", "script",
-    "webhook", "none", "kf",
+    "text",
+    "image",
+    "voice",
+    "video",
+    "music",
+    "news",
+    "transfer_kf",
+    "lookup",
+    "script",
+    "webhook",
+    "none",
+    "kf",
 ];
 
 /// One `[[rules]]` table of the file.
@@ -71,7 +87,9 @@ pub enum RuleFileError {
     #[error("the config file does not parse: {0}")]
     File(String),
     /// The rules are written as an inline array, which this editor does not change.
-    #[error("the rules are written as `rules = [...]`; edit them as [[rules]] tables to use the console")]
+    #[error(
+        "the rules are written as `rules = [...]`; edit them as [[rules]] tables to use the console"
+    )]
     InlineRules,
     /// No rule at that index.
     #[error("there is no rule {index} (the file has {len})")]
@@ -200,10 +218,7 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let file_name = path
         .file_name()
         .map_or_else(|| "config".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(
-        ".{file_name}.{:016x}.tmp",
-        rand::random::<u64>()
-    ));
+    let tmp = dir.join(format!(".{file_name}.{:016x}.tmp", rand::random::<u64>()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
         if let Ok(meta) = std::fs::metadata(path) {
@@ -366,21 +381,42 @@ url = "sqlite::memory:"
             },
         )
         .unwrap();
-        let names: Vec<String> = list_rules(&text).unwrap().into_iter().map(|r| r.name).collect();
+        let names: Vec<String> = list_rules(&text)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
         assert_eq!(names, ["welcome", "echo", "help"]);
-        assert!(text.contains("# Help.\n[[rules]]\nname = \"help\""), "{text}");
-        assert!(text.ends_with("[store]\nurl = \"sqlite::memory:\"\n"), "{text}");
+        assert!(
+            text.contains("# Help.\n[[rules]]\nname = \"help\""),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("[store]\nurl = \"sqlite::memory:\"\n"),
+            "{text}"
+        );
         assert!(text.contains("appid = \"wx1234567890abcdef\"   # the AppID"));
 
         let (moved, name) = apply(&text, &RuleEdit::Move { from: 2, to: 0 }).unwrap();
         assert_eq!(name, "help");
-        let names: Vec<String> = list_rules(&moved).unwrap().into_iter().map(|r| r.name).collect();
+        let names: Vec<String> = list_rules(&moved)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
         assert_eq!(names, ["help", "welcome", "echo"]);
-        assert!(moved.find("[store]").unwrap() > moved.rfind("[[rules]]").unwrap(), "{moved}");
+        assert!(
+            moved.find("[store]").unwrap() > moved.rfind("[[rules]]").unwrap(),
+            "{moved}"
+        );
 
         let (deleted, name) = apply(&moved, &RuleEdit::Delete { index: 1 }).unwrap();
         assert_eq!(name, "welcome");
-        let names: Vec<String> = list_rules(&deleted).unwrap().into_iter().map(|r| r.name).collect();
+        let names: Vec<String> = list_rules(&deleted)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
         assert_eq!(names, ["help", "echo"]);
 
         let (appended, _) = apply(
@@ -393,7 +429,10 @@ url = "sqlite::memory:"
         .unwrap();
         let rules = list_rules(&appended).unwrap();
         assert_eq!(rules[2].name, "last");
-        assert!(appended.find("name = \"last\"").unwrap() < appended.find("[store]").unwrap(), "{appended}");
+        assert!(
+            appended.find("name = \"last\"").unwrap() < appended.find("[store]").unwrap(),
+            "{appended}"
+        );
     }
 
     #[test]
@@ -407,8 +446,13 @@ url = "sqlite::memory:"
                 },
             )
         };
-        assert!(matches!(replace("name = "), Err(RuleFileError::Rule(m)) if m.contains("not valid TOML")));
-        assert!(matches!(replace("[[rules]]\nname = \"x\""), Err(RuleFileError::Rule(_))));
+        assert!(
+            matches!(replace("name = "), Err(RuleFileError::Rule(m)) if m.contains("not valid TOML"))
+        );
+        assert!(matches!(
+            replace("[[rules]]\nname = \"x\""),
+            Err(RuleFileError::Rule(_))
+        ));
         assert!(matches!(replace(""), Err(RuleFileError::Rule(_))));
         assert_eq!(
             apply(FILE, &RuleEdit::Delete { index: 2 }).unwrap_err(),

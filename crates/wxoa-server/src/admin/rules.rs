@@ -141,7 +141,14 @@ pub(crate) async fn delete(
     PathParams(index): PathParams<usize>,
 ) -> Result<Json<Value>, ApiError> {
     let detail = format!("deleted rule {index}");
-    edit_rules(&console, &caller, RuleEdit::Delete { index }, "rule.delete", detail).await
+    edit_rules(
+        &console,
+        &caller,
+        RuleEdit::Delete { index },
+        "rule.delete",
+        detail,
+    )
+    .await
 }
 
 /// `POST /api/v1/rules/{index}/move`.
@@ -174,7 +181,8 @@ async fn edit_rules(
     let app = Arc::clone(&console.app);
     let outcome = tokio::task::spawn_blocking(move || -> Result<usize, ApiError> {
         // The same loading a reload does (environment overrides included), before writing.
-        Config::from_text(&new_text, &path).map_err(|e| ApiError::invalid("toml", e.to_string()))?;
+        Config::from_text(&new_text, &path)
+            .map_err(|e| ApiError::invalid("toml", e.to_string()))?;
         rule_file::write_atomically(&path, &new_text)
             .map_err(|e| ApiError::internal("writing the config file", &e))?;
         crate::reload::reload_rules(&app, &path)

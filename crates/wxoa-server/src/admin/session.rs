@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::admin::Console;
 use crate::admin::access::{peer_ip, set_cookie};
 use crate::admin::auth::{self, Caller, PASSWORD_USER};
 use crate::admin::error::ApiError;
 use crate::admin::extract::JsonBody;
-use crate::admin::Console;
 
 /// The body of a login.
 #[derive(Debug, Deserialize)]
@@ -71,7 +71,11 @@ async fn login_inner(console: &Arc<Console>, req: Request) -> Result<Response, A
     let mut response = Json(session_json(console, &caller)).into_response();
     set_cookie(
         &mut response,
-        &auth::session_cookie(&token, caller.expires_at - now, console.over_https(peer, &headers)),
+        &auth::session_cookie(
+            &token,
+            caller.expires_at - now,
+            console.over_https(peer, &headers),
+        ),
     );
     Ok(response)
 }

@@ -60,7 +60,11 @@ impl Trial {
     #[must_use]
     pub fn xml(&self, now: i64) -> Option<String> {
         self.reply.as_ref().map(|r| {
-            r.to_xml(&self.inbound.from_user_name, &self.inbound.to_user_name, now)
+            r.to_xml(
+                &self.inbound.from_user_name,
+                &self.inbound.to_user_name,
+                now,
+            )
         })
     }
 }
@@ -106,7 +110,10 @@ pub async fn try_rules(rules: &RuleSet, input: &TrialInput, now: i64) -> Result<
             );
             let started = Instant::now();
             let result = call.run(&services).await;
-            notes.push(format!("{kind} ran in {} ms", started.elapsed().as_millis()));
+            notes.push(format!(
+                "{kind} ran in {} ms",
+                started.elapsed().as_millis()
+            ));
             for (openid, reply) in later.sent() {
                 notes.push(format!("send_later to {openid}: {}", describe(&reply)));
             }
@@ -208,7 +215,9 @@ event_key = "MENU_HELP"
 reply = { text = "menu help" }
 "#,
         );
-        let t = try_rules(&set, &TrialInput::Text("帮助".into()), 1).await.unwrap();
+        let t = try_rules(&set, &TrialInput::Text("帮助".into()), 1)
+            .await
+            .unwrap();
         assert_eq!(t.rule.as_deref(), Some("help"));
         assert_eq!(t.reply, Some(Reply::text("可用命令：帮助")));
         assert!(t.xml(5).unwrap().contains("<CreateTime>5</CreateTime>"));
@@ -223,7 +232,9 @@ reply = { text = "menu help" }
         .await
         .unwrap();
         assert_eq!(t.rule.as_deref(), Some("menu"));
-        let t = try_rules(&set, &TrialInput::MsgType("image".into()), 1).await.unwrap();
+        let t = try_rules(&set, &TrialInput::MsgType("image".into()), 1)
+            .await
+            .unwrap();
         assert_eq!((t.xml(1), t.rule, t.reply), (None, None, None));
     }
 
@@ -232,7 +243,9 @@ reply = { text = "menu help" }
         let set = rules(
             "[[rules]]\nname = \"long\"\nmsg_type = \"text\"\nreply = { text = \"{{ content }}\" }\n",
         );
-        let t = try_rules(&set, &TrialInput::Text("长".repeat(1000)), 1).await.unwrap();
+        let t = try_rules(&set, &TrialInput::Text("长".repeat(1000)), 1)
+            .await
+            .unwrap();
         assert!(t.overflow_bytes.unwrap() > 0);
         assert!(t.notes[0].contains("客服消息"), "{:?}", t.notes);
     }

@@ -25,8 +25,8 @@ pub(crate) fn passwd(args: &AdminPasswdArgs) -> anyhow::Result<ExitCode> {
         prompt_twice()?
     };
     check_password(&password)?;
-    let hash = hash_password(&password)
-        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+    let hash =
+        hash_password(&password).map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
     let new_text = with_password_hash(&text, &hash)?;
     Config::from_text(&new_text, path).with_context(|| {
         format!(
@@ -34,8 +34,7 @@ pub(crate) fn passwd(args: &AdminPasswdArgs) -> anyhow::Result<ExitCode> {
             path.display()
         )
     })?;
-    write_atomically(path, &new_text)
-        .with_context(|| format!("writing {}", path.display()))?;
+    write_atomically(path, &new_text).with_context(|| format!("writing {}", path.display()))?;
     println!(
         "admin.password_hash written to {}; restart `wxoa serve` to use it (the console is at server.admin_listen)",
         path.display()
@@ -56,8 +55,8 @@ fn prompt_twice() -> anyhow::Result<String> {
     if !std::io::stdin().is_terminal() {
         anyhow::bail!("stdin is not a terminal: pass --stdin to read the password from it");
     }
-    let first = rpassword::prompt_password("New console password: ")
-        .context("reading the password")?;
+    let first =
+        rpassword::prompt_password("New console password: ").context("reading the password")?;
     let second = rpassword::prompt_password("Again: ").context("reading the password")?;
     if first != second {
         anyhow::bail!("the two passwords differ; nothing was written");
@@ -77,13 +76,11 @@ fn check_password(password: &str) -> anyhow::Result<()> {
 /// `text` with `admin.password_hash = hash` (the `[admin]` table added when missing).
 fn with_password_hash(text: &str, hash: &str) -> anyhow::Result<String> {
     let mut doc: DocumentMut = text.parse().context("the config file is not valid TOML")?;
-    let admin = doc
-        .entry("admin")
-        .or_insert_with(|| {
-            let mut table = Table::new();
-            table.decor_mut().set_prefix("\n");
-            Item::Table(table)
-        });
+    let admin = doc.entry("admin").or_insert_with(|| {
+        let mut table = Table::new();
+        table.decor_mut().set_prefix("\n");
+        Item::Table(table)
+    });
     let Some(admin) = admin.as_table_like_mut() else {
         anyhow::bail!("`admin` in the config file is not a table");
     };
@@ -100,10 +97,16 @@ mod tests {
         let text = "# my bot\n[account]\nappid = \"wx1234567890abcdef\" # id\n\n[[rules]]\nname = \"a\"\nreply = { text = \"x\" }\n";
         let out = with_password_hash(text, "$argon2id$x").unwrap();
         assert!(out.starts_with(text), "{out}");
-        assert!(out.ends_with("\n[admin]\npassword_hash = \"$argon2id$x\"\n"), "{out}");
+        assert!(
+            out.ends_with("\n[admin]\npassword_hash = \"$argon2id$x\"\n"),
+            "{out}"
+        );
         let with_admin = "[admin]\n# keep me\nsession_hours = 2\npassword_hash = \"old\"\n";
         let out = with_password_hash(with_admin, "new").unwrap();
-        assert_eq!(out, "[admin]\n# keep me\nsession_hours = 2\npassword_hash = \"new\"\n");
+        assert_eq!(
+            out,
+            "[admin]\n# keep me\nsession_hours = 2\npassword_hash = \"new\"\n"
+        );
         assert!(with_password_hash("admin = 1\n", "h").is_err());
     }
 

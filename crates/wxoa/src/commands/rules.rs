@@ -25,7 +25,11 @@ pub(crate) fn test(args: &RulesTestArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let trial = runtime.block_on(try_rules(&config.rules, &input, now))?;
-    for note in trial.notes.iter().filter(|n| !n.starts_with("the text is over")) {
+    for note in trial
+        .notes
+        .iter()
+        .filter(|n| !n.starts_with("the text is over"))
+    {
         println!("({note})");
     }
     let Some(rule) = &trial.rule else {
