@@ -687,7 +687,9 @@
   function describeError(status, body) {
     if (status === 0) return t("error.network", body.error || "");
     if (status === 403) return body.error ? body.error : t("error.csrf");
-    if (status === 502 && body.errcode !== undefined) return t("error.platform", body.errcode, body.error || "");
+    if (status === 502 && body.errcode !== undefined) {
+      return t("error.platform", body.errcode, body.error || "") + (body.hint ? " — " + body.hint : "");
+    }
     if (status === 503 && !body.error) return t("error.nosecret");
     if (body.error) return body.field ? body.field + ": " + body.error : body.error;
     return t("error.status", status);
@@ -1390,7 +1392,7 @@
     };
     drawInfo();
     const badge = h("span", { class: "badge " + (follower.subscribed ? "ok" : ""), text: follower.subscribed ? t("fol.subscribed") : t("fol.unsubscribed") });
-    const remark = h("input", { id: "fol-remark", value: follower.remark || "" });
+    const remark = h("input", { id: "fol-remark", value: follower.remark || "", maxlength: 30 });
     const tags = h("input", { id: "fol-tags", value: (follower.tags || []).join(", ") });
     const saveStatus = h("div");
     const saveButton = h("button", { type: "submit", class: "primary", text: t("save") });
@@ -1430,8 +1432,16 @@
     };
     drawWindow(detail.kf_window);
     const text = h("textarea", { id: "kf-text", placeholder: t("kf.placeholder"), rows: 3 });
-    const counter = h("span", { class: "field-hint", text: t("kf.bytes", 0) });
-    text.addEventListener("input", () => { counter.textContent = t("kf.bytes", bytes(text.value)); });
+    // The platform takes at most 2047 bytes of text in one message.
+    const KF_MAX_BYTES = 2047;
+    const counter = h("span", { class: "field-hint", text: t("kf.bytes", 0 + " / " + KF_MAX_BYTES) });
+    const windowOpen = () => !!(detail.kf_window && detail.kf_window.open);
+    text.addEventListener("input", () => {
+      const n = bytes(text.value);
+      counter.textContent = t("kf.bytes", n + " / " + KF_MAX_BYTES);
+      counter.classList.toggle("over", n > KF_MAX_BYTES);
+      sendButton.disabled = !windowOpen() || n > KF_MAX_BYTES;
+    });
     const sendButton = h("button", { type: "submit", class: "primary", id: "kf-send", text: t("kf.send"), disabled: !(detail.kf_window && detail.kf_window.open) });
     const sendStatus = h("div", { id: "kf-status" });
 
@@ -1452,12 +1462,12 @@
           chat.appendChild(h("div", { class: "bubble bubble-kf" }, body, h("span", { class: "bubble-meta", text: t("kf.sent.label") + " · " + fmtTime(Date.now() / 1000) })));
           chatBox.scrollTop = chatBox.scrollHeight;
           text.value = "";
-          counter.textContent = t("kf.bytes", 0);
+          counter.textContent = t("kf.bytes", 0 + " / " + KF_MAX_BYTES);
         } catch (err) {
           notice(sendStatus, "error", err.message);
           toast("error", err.message);
         } finally {
-          sendButton.disabled = !(detail.kf_window && detail.kf_window.open);
+          sendButton.disabled = !windowOpen() || bytes(text.value) > KF_MAX_BYTES;
         }
       },
     }, h("div", { class: "field" }, text, counter), h("div", { class: "row" }, sendButton));
@@ -1536,7 +1546,7 @@
         detail.kf_window = again.kf_window;
         drawInfo();
         drawWindow(again.kf_window);
-        sendButton.disabled = !(again.kf_window && again.kf_window.open);
+        sendButton.disabled = !windowOpen() || bytes(text.value) > KF_MAX_BYTES;
       }
     });
   }
