@@ -564,6 +564,7 @@ async fn owner_session(c: &Console) {
     c.click("#fol-refresh").await;
     c.confirm().await;
     c.find_text("#fol-refresh-state", "同步完成").await;
+    c.find_text("#fol-table", FOLLOWER).await;
     c.shot("06-followers").await;
     c.open("#/dashboard").await;
     c.find("#dash-pushes svg rect").await;

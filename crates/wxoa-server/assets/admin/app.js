@@ -1266,30 +1266,34 @@
 
     const listCard = h("div", { class: "card" });
     main.appendChild(listCard);
-    const wait = loading(listCard);
-    const data = await api("GET", "/followers" + query({ q, subscribed, tag, page: pageNo, per_page: perPage }));
-    if (!owner.alive) return;
-    wait.remove();
-    const pages = Math.max(1, Math.ceil((data.total || 0) / (data.per_page || perPage)));
-    if (data.followers.length === 0) {
-      listCard.appendChild(h("p", { class: "muted", text: t("fol.empty") }));
-    } else {
-      const rows = data.followers.map((f) => h("tr", { dataset: { openid: f.openid } },
-        h("td", { "data-label": t("fol.c.openid") }, followerLink(f.openid)),
-        h("td", { "data-label": t("fol.c.remark"), text: f.remark || "" }),
-        h("td", { "data-label": t("fol.c.tags") }, (f.tags || []).map((tg) => h("span", { class: "tag", text: tg }))),
-        h("td", { "data-label": t("fol.c.state") }, h("span", { class: "badge " + (f.subscribed ? "ok" : ""), text: f.subscribed ? t("fol.subscribed") : t("fol.unsubscribed") })),
-        h("td", { class: "nowrap", "data-label": t("fol.c.last"), text: fmtTime(f.last_seen_at) }),
-        h("td", { class: "num", "data-label": t("fol.c.messages"), text: f.messages ?? 0 })));
-      listCard.appendChild(h("div", { class: "table-wrap" }, h("table", { class: "data stack", id: "fol-table" },
-        h("thead", null, h("tr", null, ["openid", "remark", "tags", "state", "last", "messages"].map((c) => h("th", { text: t("fol.c." + c) })))),
-        h("tbody", null, rows))));
-    }
-    listCard.appendChild(h("div", { class: "row" },
-      h("span", { class: "muted small", text: t("fol.total", data.total || 0, pageNo, pages) }),
-      h("span", { class: "spacer" }),
-      h("button", { type: "button", text: t("prev"), disabled: pageNo <= 1, onclick: () => go(to(pageNo - 1)) }),
-      h("button", { type: "button", text: t("next"), disabled: pageNo >= pages, onclick: () => go(to(pageNo + 1)) })));
+    /** The page of followers; drawn again when a refresh from the platform ends. */
+    const drawList = async () => {
+      const wait = loading(clear(listCard));
+      const data = await api("GET", "/followers" + query({ q, subscribed, tag, page: pageNo, per_page: perPage }));
+      if (!owner.alive) return;
+      wait.remove();
+      const pages = Math.max(1, Math.ceil((data.total || 0) / (data.per_page || perPage)));
+      if (data.followers.length === 0) {
+        listCard.appendChild(h("p", { class: "muted", text: t("fol.empty") }));
+      } else {
+        const rows = data.followers.map((f) => h("tr", { dataset: { openid: f.openid } },
+          h("td", { "data-label": t("fol.c.openid") }, followerLink(f.openid)),
+          h("td", { "data-label": t("fol.c.remark"), text: f.remark || "" }),
+          h("td", { "data-label": t("fol.c.tags") }, (f.tags || []).map((tg) => h("span", { class: "tag", text: tg }))),
+          h("td", { "data-label": t("fol.c.state") }, h("span", { class: "badge " + (f.subscribed ? "ok" : ""), text: f.subscribed ? t("fol.subscribed") : t("fol.unsubscribed") })),
+          h("td", { class: "nowrap", "data-label": t("fol.c.last"), text: fmtTime(f.last_seen_at) }),
+          h("td", { class: "num", "data-label": t("fol.c.messages"), text: f.messages ?? 0 })));
+        listCard.appendChild(h("div", { class: "table-wrap" }, h("table", { class: "data stack", id: "fol-table" },
+          h("thead", null, h("tr", null, ["openid", "remark", "tags", "state", "last", "messages"].map((c) => h("th", { text: t("fol.c." + c) })))),
+          h("tbody", null, rows))));
+      }
+      listCard.appendChild(h("div", { class: "row" },
+        h("span", { class: "muted small", text: t("fol.total", data.total || 0, pageNo, pages) }),
+        h("span", { class: "spacer" }),
+        h("button", { type: "button", text: t("prev"), disabled: pageNo <= 1, onclick: () => go(to(pageNo - 1)) }),
+        h("button", { type: "button", text: t("next"), disabled: pageNo >= pages, onclick: () => go(to(pageNo + 1)) })));
+    };
+    await drawList();
 
     // The refresh job: a progress bar that follows GET /followers/refresh.
     const bar = h("div", { class: "progress-fill" });
@@ -1331,6 +1335,7 @@
           polling = false;
           if (job.error) toast("error", t("fol.refresh.failed", job.error));
           else toast("ok", t("fol.refresh.done", job.done || 0));
+          await drawList();
         } catch (e) {
           polling = false;
           toast("error", e.message);
