@@ -618,7 +618,42 @@ async fn owner_session(c: &Console) {
         })
         .await;
     assert_eq!(answered["outcome"]["sees"], "reply", "{answered}");
+
+    // Insert a rule before the fallback, move it below, delete it.
+    c.click("#rule-new-box > summary").await;
+    c.type_into(
+        "#rule-new",
+        "name = \"morning\"\nkeyword = \"早上好\"\nreply = { text = \"早！\" }\n",
+    )
+    .await;
+    c.find("#rule-new-at")
+        .await
+        .select_by_value("2")
+        .await
+        .expect("choose the position");
+    c.click("#rule-new-add").await;
+    let morning = "#rules .rule[data-name='morning']";
+    c.find(&format!("{morning}[data-index='2']")).await;
+    let early = c.push(json!({"text": "早上好", "from": FOLLOWER})).await;
+    assert_eq!(reply_text(&early).as_deref(), Some("早！"), "{early}");
     c.shot("08-rules").await;
+    c.click(&format!("{morning} .rule-down")).await;
+    c.find(&format!("{morning}[data-index='3']")).await;
+    c.find("#rules .rule[data-name='fallback'][data-index='2']")
+        .await;
+    let late = c.push(json!({"text": "早上好", "from": FOLLOWER})).await;
+    assert_eq!(
+        reply_text(&late).as_deref(),
+        Some("新的回答：早上好"),
+        "{late}"
+    );
+    c.click(&format!("{morning} .rule-delete")).await;
+    c.confirm().await;
+    c.eventually("the deleted rule to go", || async move {
+        let left = c.browser.find_all(Locator::Css(morning)).await.ok()?;
+        left.is_empty().then_some(())
+    })
+    .await;
 
     // Menu: limits checked as you type, then pushed to the platform.
     c.open("#/menu").await;

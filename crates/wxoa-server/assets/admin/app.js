@@ -1627,10 +1627,10 @@
           h("span", { class: "rule-name", text: rule.name }),
           h("span", { class: "badge", text: rule.reply_kind }),
           h("span", { class: "spacer" }),
-          h("button", { type: "button", class: "small", text: "↑", title: t("rules.up"), disabled: rule.index === 0, onclick: () => move(rule.index - 1) }),
-          h("button", { type: "button", class: "small", text: "↓", title: t("rules.down"), disabled: rule.index >= n - 1, onclick: () => move(rule.index + 1) }),
+          h("button", { type: "button", class: "small rule-up", text: "↑", title: t("rules.up"), disabled: rule.index === 0, onclick: () => move(rule.index - 1) }),
+          h("button", { type: "button", class: "small rule-down", text: "↓", title: t("rules.down"), disabled: rule.index >= n - 1, onclick: () => move(rule.index + 1) }),
           h("button", { type: "button", class: "small rule-edit-open", text: t("edit"), onclick: () => { editor.hidden = !editor.hidden; if (!editor.hidden) textarea.focus(); } }),
-          h("button", { type: "button", class: "small danger", text: t("delete"), onclick: () => {
+          h("button", { type: "button", class: "small danger rule-delete", text: t("delete"), onclick: () => {
             if (confirm(t("rules.delete.confirm", rule.name))) change("DELETE", "/rules/" + rule.index, undefined, t("rules.deleted", rule.name));
           } })),
         h("div", { class: "rule-matchers", text: rule.matchers || "" }),
@@ -1643,7 +1643,7 @@
         h("option", { value: "", text: t("rules.add.end") }),
         data.rules.map((r) => h("option", { value: String(r.index), text: t("rules.add.before", r.index + 1, r.name) })));
       const error = h("div", { class: "field-error", role: "alert", hidden: true });
-      const add = h("button", { type: "button", class: "primary", text: t("rules.add.submit") });
+      const add = h("button", { type: "button", class: "primary", id: "rule-new-add", text: t("rules.add.submit") });
       add.onclick = async () => {
         add.disabled = true;
         const body = { toml: textarea.value };
@@ -1652,7 +1652,7 @@
         add.disabled = false;
       };
       textarea.addEventListener("input", () => { error.hidden = true; });
-      return h("details", { class: "rule" },
+      return h("details", { class: "rule", id: "rule-new-box" },
         h("summary", { text: t("rules.add") }),
         h("div", { class: "rule-edit" },
           h("div", { class: "field" }, h("label", { text: t("rules.toml") }, textarea), error),
