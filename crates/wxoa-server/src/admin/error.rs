@@ -154,6 +154,11 @@ impl From<wxoa_api::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // Failures on our side were logged where they happened; the caller's mistakes get one
+        // line here, below the error level.
+        if self.status.is_client_error() {
+            tracing::info!(status = self.status.as_u16(), error = %self.message, field = ?self.field, "console: request refused");
+        }
         let mut body = Map::new();
         body.insert("error".to_owned(), Value::from(self.message));
         if let Some(field) = self.field {

@@ -7,6 +7,8 @@ use std::path::Path;
 
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
+use crate::rules::spec::KINDS;
+
 /// The matcher keys of a rule, in the order they are shown.
 const MATCHERS: [&str; 7] = [
     "msg_type",
@@ -16,21 +18,6 @@ const MATCHERS: [&str; 7] = [
     "prefix",
     "contains",
     "regex",
-];
-/// The reply kinds of a rule's `reply`.
-const REPLY_KINDS: [&str; 12] = [
-    "text",
-    "image",
-    "voice",
-    "video",
-    "music",
-    "news",
-    "transfer_kf",
-    "lookup",
-    "script",
-    "webhook",
-    "none",
-    "kf",
 ];
 
 /// One `[[rules]]` table of the file.
@@ -283,7 +270,7 @@ fn reply_kind(table: &Table) -> String {
     let Some(reply) = table.get("reply").and_then(Item::as_table_like) else {
         return String::new();
     };
-    REPLY_KINDS
+    KINDS
         .iter()
         .find(|kind| reply.contains_key(kind))
         .map_or_else(String::new, |k| (*k).to_owned())

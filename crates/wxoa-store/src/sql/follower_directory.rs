@@ -3,7 +3,7 @@
 
 use wxoa_api::StoreError;
 
-use crate::sql::message_search::like_pattern;
+use crate::sql::filters::{Param, bind_params, like_pattern};
 use crate::sql::{Db, op_error, with_pool};
 
 /// The most followers on one page.
@@ -142,12 +142,6 @@ pub struct PlatformFollower {
     pub remark: Option<String>,
 }
 
-enum Param {
-    Text(String),
-    Int(i64),
-    Bool(bool),
-}
-
 /// The followers table as the console reads and annotates it (the writer of activity is
 /// [`SqlFollowers`](crate::SqlFollowers)).
 #[derive(Debug, Clone)]
@@ -174,14 +168,7 @@ impl SqlFollowerDirectory {
         let page = query.page.max(1);
         let (filter, mut params) = filter(appid, query);
         let count_sql = format!("SELECT COUNT(*) FROM followers WHERE {filter}");
-        let count_params: Vec<Param> = params
-            .iter()
-            .map(|p| match p {
-                Param::Text(t) => Param::Text(t.clone()),
-                Param::Int(n) => Param::Int(*n),
-                Param::Bool(b) => Param::Bool(*b),
-            })
-            .collect();
+        let count_params = params.clone();
         params.push(Param::Int(i64::from(per_page)));
         let limit = params.len();
         params.push(Param::Int(i64::from(page - 1) * i64::from(per_page)));
@@ -192,27 +179,15 @@ impl SqlFollowerDirectory {
         );
         let fail = |e| op_error(&self.db, "list_followers", appid, e);
         let total: i64 = with_pool!(&self.db, pool => {
-            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql));
-            for p in count_params {
-                q = match p {
-                    Param::Text(t) => q.bind(t),
-                    Param::Int(n) => q.bind(n),
-                    Param::Bool(b) => q.bind(b),
-                };
-            }
-            q.fetch_one(pool).await
+            bind_params!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), count_params)
+                .fetch_one(pool)
+                .await
         })
         .map_err(fail)?;
         let rows: Vec<RecordRow> = with_pool!(&self.db, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(list_sql));
-            for p in params {
-                q = match p {
-                    Param::Text(t) => q.bind(t),
-                    Param::Int(n) => q.bind(n),
-                    Param::Bool(b) => q.bind(b),
-                };
-            }
-            q.fetch_all(pool).await
+            bind_params!(sqlx::query_as(sqlx::AssertSqlSafe(list_sql)), params)
+                .fetch_all(pool)
+                .await
         })
         .map_err(fail)?;
         Ok(FollowerList {

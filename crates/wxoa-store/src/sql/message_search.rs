@@ -2,6 +2,7 @@
 
 use wxoa_api::StoreError;
 
+use crate::sql::filters::{Param, bind_params, like_pattern, push};
 use crate::sql::message_log::{COLUMNS, LoggedMessage, Row, from_row};
 use crate::sql::{Db, op_error, with_pool};
 
@@ -41,12 +42,6 @@ pub struct MessagePage {
     pub has_more: bool,
 }
 
-/// A bound value of a search statement.
-enum Param {
-    Text(String),
-    Int(i64),
-}
-
 /// Read access to the message log for the console (the writer is [`SqlMessageLog`]).
 ///
 /// [`SqlMessageLog`]: crate::SqlMessageLog
@@ -69,14 +64,9 @@ impl SqlMessageSearch {
         let limit = query.limit.clamp(1, MAX_SEARCH_LIMIT);
         let (sql, params) = build(query, limit);
         let mut rows: Vec<Row> = with_pool!(&self.db, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-            for p in params {
-                q = match p {
-                    Param::Text(t) => q.bind(t),
-                    Param::Int(n) => q.bind(n),
-                };
-            }
-            q.fetch_all(pool).await
+            bind_params!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), params)
+                .fetch_all(pool)
+                .await
         })
         .map_err(|e| op_error(&self.db, "search_messages", "message_log", e))?;
         let has_more = rows.len() > limit as usize;
@@ -99,12 +89,12 @@ fn build(query: &MessageQuery, limit: u32) -> (String, Vec<Param>) {
     ];
     for (column, value) in equal {
         if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-            let n = bind(Param::Text(v.to_owned()), &mut params);
+            let n = push(&mut params, Param::Text(v.to_owned()));
             conditions.push(format!("{column} = {n}"));
         }
     }
     if let Some(text) = query.text.as_deref().filter(|t| !t.is_empty()) {
-        let n = bind(Param::Text(like_pattern(text)), &mut params);
+        let n = push(&mut params, Param::Text(like_pattern(text)));
         conditions.push(format!(
             "(content LIKE {n} ESCAPE '\\' OR reply LIKE {n} ESCAPE '\\')"
         ));
@@ -117,7 +107,7 @@ fn build(query: &MessageQuery, limit: u32) -> (String, Vec<Param>) {
     ];
     for (test, value) in ranges {
         if let Some(v) = value {
-            let n = bind(Param::Int(v), &mut params);
+            let n = push(&mut params, Param::Int(v));
             conditions.push(format!("{test} {n}"));
         }
     }
@@ -126,40 +116,14 @@ fn build(query: &MessageQuery, limit: u32) -> (String, Vec<Param>) {
     } else {
         format!(" WHERE {}", conditions.join(" AND "))
     };
-    let n = bind(Param::Int(i64::from(limit) + 1), &mut params);
+    let n = push(&mut params, Param::Int(i64::from(limit) + 1));
     let sql = format!("SELECT {COLUMNS} FROM message_log{filter} ORDER BY id DESC LIMIT {n}");
     (sql, params)
-}
-
-/// A LIKE pattern matching `text` anywhere, with `%`, `_` and `\` in it taken literally.
-pub(crate) fn like_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-/// Adds `p` to the binds and returns its placeholder (`$N`).
-fn bind(p: Param, params: &mut Vec<Param>) -> String {
-    params.push(p);
-    format!("${}", params.len())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_pattern_escapes_wildcards() {
-        assert_eq!(like_pattern("a%b_c\\d"), "%a\\%b\\_c\\\\d%");
-        assert_eq!(like_pattern("帮助"), "%帮助%");
-    }
 
     #[test]
     fn statement_numbers_binds_in_order() {

@@ -3,6 +3,7 @@
 mod audit;
 mod dashboard;
 mod dedup;
+mod filters;
 mod follower_directory;
 mod followers;
 mod message_log;
