@@ -506,6 +506,18 @@ async fn sso_header_is_believed_from_trusted_proxies_only() {
     );
     let untrusted = env.send(ask(REMOTE)).await;
     assert_eq!(untrusted.status, StatusCode::UNAUTHORIZED);
+    // Requests without the cookie keep the one session of the user.
+    let again = env.send(ask(PROXY)).await;
+    assert_eq!(again.json["csrf"], trusted.json["csrf"]);
+    // The proxy's user may read /metrics and /healthz through it.
+    let mut health = Request::get("/healthz")
+        .header("x-forwarded-user", "alice")
+        .body(Body::empty())
+        .unwrap();
+    health
+        .extensions_mut()
+        .insert(ConnectInfo(PROXY.parse::<SocketAddr>().unwrap()));
+    assert_eq!(env.send(health).await.status, StatusCode::OK);
 
     // The SSO user's changes are audited under their name.
     let session = Session {

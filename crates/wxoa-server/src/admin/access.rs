@@ -58,6 +58,34 @@ impl Console {
                 .is_some_and(|v| v.eq_ignore_ascii_case("https"))
     }
 
+    /// The caller of a live session cookie in `headers`.
+    fn session_caller(&self, headers: &HeaderMap, now: i64) -> Option<Caller> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(auth::cookie_token)
+            .and_then(|token| self.sessions.get(token, now))
+    }
+
+    /// The user named by `admin.sso_header`, when a trusted proxy sent the request.
+    fn sso_user<'h>(&self, peer: IpAddr, headers: &'h HeaderMap) -> Option<&'h str> {
+        self.admin
+            .sso_header
+            .as_ref()
+            .filter(|_| self.trusted_proxy(peer))
+            .and_then(|name| headers.get(name))
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Whether the request comes from someone logged in (a session or the SSO proxy),
+    /// without starting a session.
+    pub(crate) fn admits(&self, peer: IpAddr, headers: &HeaderMap) -> bool {
+        self.sso_user(peer, headers).is_some() || self.session_caller(headers, self.now()).is_some()
+    }
+
     /// The caller of a request: its session cookie, or the SSO header set by a trusted proxy
     /// (which starts a session; its cookie is returned to be set).
     pub(crate) fn identify(
@@ -66,26 +94,14 @@ impl Console {
         headers: &HeaderMap,
     ) -> Option<(Caller, Option<String>)> {
         let now = self.now();
-        let from_cookie = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(auth::cookie_token)
-            .and_then(|token| self.sessions.get(token, now));
-        let sso_user = self
-            .admin
-            .sso_header
-            .as_ref()
-            .filter(|_| self.trusted_proxy(peer))
-            .and_then(|name| headers.get(name))
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty());
-        match (from_cookie, sso_user) {
+        let from_cookie = self.session_caller(headers, now);
+        match (from_cookie, self.sso_user(peer, headers)) {
             (Some(caller), None) => Some((caller, None)),
             (Some(caller), Some(user)) if caller.user == user => Some((caller, None)),
             (_, Some(user)) => {
-                let (token, caller) = self.sessions.create(user, now, self.admin.session_hours);
+                let (token, caller) =
+                    self.sessions
+                        .reuse_or_create(user, now, self.admin.session_hours);
                 tracing::info!(user, "console: signed in by the SSO proxy");
                 let cookie = auth::session_cookie(
                     &token,
@@ -165,7 +181,7 @@ pub async fn guard_operations(
     next: Next,
 ) -> Response {
     let peer = peer_ip(req.extensions());
-    if canonical(peer).is_loopback() || console.identify(peer, req.headers()).is_some() {
+    if canonical(peer).is_loopback() || console.admits(peer, req.headers()) {
         return next.run(req).await;
     }
     if let Some(password) = basic_password(req.headers())

@@ -109,6 +109,21 @@ impl Sessions {
         (token, caller)
     }
 
+    /// A live session of `user` (the longest-lasting one) if there is one, else a new one: a
+    /// user signed in by the SSO proxy keeps one session however many requests arrive
+    /// without the cookie.
+    pub fn reuse_or_create(&self, user: &str, now: i64, hours: u64) -> (String, Caller) {
+        let existing = {
+            let sessions = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
+            sessions
+                .iter()
+                .filter(|(_, s)| s.caller.user == user && s.caller.expires_at > now)
+                .max_by_key(|(_, s)| s.caller.expires_at)
+                .map(|(t, s)| (t.clone(), s.caller.clone()))
+        };
+        existing.unwrap_or_else(|| self.create(user, now, hours))
+    }
+
     /// The caller of a live session, `None` for an unknown or expired token.
     pub fn get(&self, token: &str, now: i64) -> Option<Caller> {
         let sessions = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
@@ -193,6 +208,16 @@ mod tests {
         let (token, _) = sessions.create("admin", 1000, 1);
         sessions.remove(&token);
         assert_eq!(sessions.get(&token, 1001), None);
+
+        let (first, alice) = sessions.reuse_or_create("alice", 2000, 1);
+        let (again, same) = sessions.reuse_or_create("alice", 2001, 1);
+        assert_eq!(
+            (first.as_str(), &alice),
+            (again.as_str(), &same),
+            "one session per SSO user"
+        );
+        let (later, _) = sessions.reuse_or_create("alice", 5600, 1);
+        assert_ne!(later, first, "a new one once it expired");
     }
 
     #[test]
