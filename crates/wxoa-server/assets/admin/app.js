@@ -24,8 +24,6 @@
       "loading": "加载中…",
       "none": "无",
       "never": "从未",
-      "yes": "是",
-      "no": "否",
       "save": "保存",
       "cancel": "取消",
       "edit": "编辑",
@@ -77,7 +75,6 @@
       "dash.log.written": "已写入",
       "dash.updated": "更新于 {0}",
       "msg.title": "消息记录",
-      "msg.live": "实时",
       "msg.live.on": "实时更新中",
       "msg.live.off": "已暂停",
       "msg.live.paused": "有筛选结束时间，实时更新已暂停",
@@ -140,7 +137,6 @@
       "fol.refresh.failed": "同步失败：{0}",
       "fol.refresh.busy": "已有同步任务在进行",
       "fol.back": "← 粉丝列表",
-      "fol.detail": "粉丝详情",
       "fol.first": "首次出现",
       "fol.lastseen": "最近出现",
       "fol.lastmsg": "最近发消息",
@@ -156,7 +152,6 @@
       "fol.event.unsubscribe": "取消了关注",
       "fol.event.scene": "（来源 {0}）",
       "fol.reply.by": "规则 {0} · {1} ms",
-      "fol.reply.none": "未回复",
       "kf.title": "发送客服消息",
       "kf.open": "48 小时客服窗口：开放至 {0}",
       "kf.closed": "48 小时客服窗口已关闭（最后一条消息 {0}）",
@@ -268,8 +263,6 @@
       "loading": "Loading…",
       "none": "none",
       "never": "never",
-      "yes": "yes",
-      "no": "no",
       "save": "Save",
       "cancel": "Cancel",
       "edit": "Edit",
@@ -321,7 +314,6 @@
       "dash.log.written": "written",
       "dash.updated": "updated {0}",
       "msg.title": "Message log",
-      "msg.live": "Live",
       "msg.live.on": "live",
       "msg.live.off": "paused",
       "msg.live.paused": "An end time is set: live updates are paused",
@@ -384,7 +376,6 @@
       "fol.refresh.failed": "Refresh failed: {0}",
       "fol.refresh.busy": "A refresh is already running",
       "fol.back": "← Followers",
-      "fol.detail": "Follower",
       "fol.first": "First seen",
       "fol.lastseen": "Last seen",
       "fol.lastmsg": "Last message",
@@ -400,7 +391,6 @@
       "fol.event.unsubscribe": "unsubscribed",
       "fol.event.scene": " (scene {0})",
       "fol.reply.by": "rule {0} · {1} ms",
-      "fol.reply.none": "no reply",
       "kf.title": "Send a 客服 message",
       "kf.open": "48-hour window: open until {0}",
       "kf.closed": "48-hour window closed (last message {0})",
@@ -1174,6 +1164,7 @@
 
     let newestId = 0;
     let oldestId = null;
+    let arrived = 0; // rows the live view added since the page opened
     const base = {};
     for (const k of MSG_FILTERS) if (filters[k]) base[k] = filters[k];
 
@@ -1203,7 +1194,8 @@
     const showLive = () => {
       const on = liveToggle.checked;
       liveDot.className = "live-dot" + (on ? " on" : "");
-      liveText.textContent = filters.until && on ? t("msg.live.paused") : on ? t("msg.live.on") : t("msg.live.off");
+      liveText.textContent = (filters.until && on ? t("msg.live.paused") : on ? t("msg.live.on") : t("msg.live.off")) +
+        (arrived ? " · " + t("msg.new", arrived) : "");
     };
     liveToggle.onchange = showLive;
     showLive();
@@ -1224,8 +1216,10 @@
             tr.classList.add("fresh-row");
             tbody.insertBefore(tr, tbody.firstChild);
             newestId = m.id;
+            arrived += 1;
             if (oldestId === null) oldestId = m.id;
           }
+          showLive();
           empty.hidden = tbody.childElementCount > 0;
           more = fresh.has_more === true;
         }
