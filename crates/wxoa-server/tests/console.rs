@@ -112,6 +112,7 @@ async fn env_with(admin_extra: &str, with_api: bool) -> Env {
     let api = with_api.then(|| {
         wxoa_server::backends::api_client_builder(&config)
             .token_store(Arc::new(wxoa_api::MemoryTokenStore::new()))
+            .clock(Arc::new(wxoa_api::ManualClock::new(NOW)))
             .build()
             .unwrap()
     });
@@ -929,6 +930,15 @@ async fn a_kf_text_reaches_the_platform_and_refusals_carry_the_errcode() {
     assert_eq!(long.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(env.mock.outbox().len(), 1);
 
+    // The client fetched one token for the calls; the dashboard reads it without fetching.
+    let token = env.get("/api/v1/dashboard", &s).await.json["token"].clone();
+    assert_eq!(
+        (token["state"].as_str(), token["fetches_today"].as_u64()),
+        (Some("valid"), Some(1))
+    );
+    assert!(token["expires_in_secs"].as_i64().unwrap() > 0);
+    assert_eq!(env.mock.token_fetches().stable, 1);
+
     let audit = env.get("/api/v1/audit", &s).await;
     let entries = audit.json["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 2);
@@ -1140,6 +1150,7 @@ async fn messages_and_the_dashboard_read_the_log() {
     assert_eq!(d.json["latency_ms"]["budget_ms"], 5000);
     assert_eq!(d.json["outcomes"], json!([{"source": "fresh", "count": 3}]));
     assert_eq!(d.json["token"]["state"], "none");
+    assert_eq!(d.json["token"]["fetches_today"], 0);
     assert_eq!(d.json["errors"][0]["message"], "action failed");
     assert_eq!(
         d.json["log"],

@@ -312,7 +312,7 @@ impl Store {
         SqlMessageSearch::new(self.db.clone())
     }
 
-    /// The dashboard's aggregates over the message log and the token fetch counter.
+    /// The dashboard's aggregates over the message log.
     #[must_use]
     pub fn dashboard(&self) -> SqlDashboard {
         SqlDashboard::new(self.db.clone())

@@ -69,7 +69,7 @@ pub(crate) async fn dashboard(
 }
 
 /// The access token as the token store has it (never fetched by looking), and today's
-/// fetches (Beijing day) from the SQL store's counter.
+/// fetches (Beijing day) as its counter has them (`null` when the store cannot tell).
 async fn token_state(console: &Console, now: i64) -> Result<Value, ApiError> {
     let Some(api) = &console.api else {
         return Ok(json!({
@@ -90,11 +90,11 @@ async fn token_state(console: &Console, now: i64) -> Result<Value, ApiError> {
         Some(t) if t.is_valid_at(now) => ("valid", Some(t.remaining_secs(now))),
         Some(_) => ("expired", Some(0)),
     };
-    let fetches = console
-        .store
-        .dashboard()
-        .token_fetches(key, &wxoa_api::beijing_date(now))
-        .await?;
+    let fetches = api
+        .token_store()
+        .fetch_count(key, &wxoa_api::beijing_date(now))
+        .await
+        .map_err(|e| ApiError::internal("reading the token fetch counter", &e))?;
     Ok(json!({
         "state": state,
         "expires_in_secs": expires_in,

@@ -1,4 +1,4 @@
-//! The console dashboard's aggregates over the message log and the token fetch counter.
+//! The console dashboard's aggregates over the message log.
 
 use wxoa_api::StoreError;
 
@@ -15,8 +15,6 @@ const BY_SOURCE: &str = "SELECT source, COUNT(*) FROM message_log WHERE at >= $1
 
 const LATENCIES: &str = "SELECT latency_ms, COUNT(*) FROM message_log WHERE at >= $1 \
      GROUP BY latency_ms ORDER BY latency_ms";
-
-const FETCHES: &str = "SELECT count FROM token_fetches WHERE key = $1 AND day = $2";
 
 /// How many pushes were logged in one minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,20 +153,6 @@ impl SqlDashboard {
             })
             .collect();
         Ok(summarize(&histogram, budget_ms))
-    }
-
-    /// How many tokens were fetched under `key` on `day` (`YYYY-MM-DD`, Beijing time), as
-    /// counted by the SQL token store (0 when none was).
-    ///
-    /// # Errors
-    ///
-    /// The query failed.
-    pub async fn token_fetches(&self, key: &str, day: &str) -> Result<u64, StoreError> {
-        let count: Option<i64> = with_pool!(&self.db, pool => {
-            sqlx::query_scalar(FETCHES).bind(key).bind(day).fetch_optional(pool).await
-        })
-        .map_err(|e| op_error(&self.db, "token_fetches", key, e))?;
-        Ok(count.map_or(0, |c| u64::try_from(c).unwrap_or_default()))
     }
 }
 
