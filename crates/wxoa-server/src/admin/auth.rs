@@ -73,9 +73,21 @@ struct Session {
 }
 
 /// The sessions of this process (a restart logs everybody out), keyed by the cookie's value.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Sessions {
     by_token: Mutex<HashMap<String, Session>>,
+}
+
+impl std::fmt::Debug for Sessions {
+    /// The count only: tokens are secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self
+            .by_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        f.debug_struct("Sessions").field("count", &count).finish()
+    }
 }
 
 impl Sessions {
@@ -218,6 +230,8 @@ mod tests {
         );
         let (later, _) = sessions.reuse_or_create("alice", 5600, 1);
         assert_ne!(later, first, "a new one once it expired");
+        let shown = format!("{sessions:?}");
+        assert!(!shown.contains(&later), "tokens are not printed: {shown}");
     }
 
     #[test]
