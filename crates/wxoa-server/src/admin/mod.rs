@@ -117,6 +117,13 @@ impl Console {
         if !config.admin.enabled() {
             return None;
         }
+        if !config.server.admin_listen.ip().is_loopback() {
+            tracing::warn!(
+                admin_listen = %config.server.admin_listen,
+                "the console listens beyond loopback over plain HTTP: a password typed there \
+                 crosses the network in clear; prefer an SSH tunnel or an HTTPS reverse proxy"
+            );
+        }
         Some(Self::new(ConsoleSetup {
             app,
             config_path: config.source.clone(),
