@@ -969,16 +969,20 @@ async fn followers_are_listed_annotated_and_refreshed_from_the_platform() {
         .follower_event(APPID, "oB", false, NOW - 40, None)
         .await
         .unwrap();
+    followers
+        .follower_event(APPID, "oGone", true, NOW - 30, None)
+        .await
+        .unwrap();
 
     let list = env.get("/api/v1/followers?per_page=1", &s).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.json);
     assert_eq!(
         (list.json["total"].clone(), list.json["per_page"].clone()),
-        (json!(2), json!(1))
+        (json!(3), json!(1))
     );
-    assert_eq!(list.json["followers"][0]["openid"], "oB");
+    assert_eq!(list.json["followers"][0]["openid"], "oGone");
     let subscribed = env.get("/api/v1/followers?subscribed=true", &s).await;
-    assert_eq!(subscribed.json["total"], 1);
+    assert_eq!(subscribed.json["total"], 2);
     assert_eq!(
         env.get("/api/v1/followers?per_page=0", &s).await.status,
         StatusCode::BAD_REQUEST
@@ -1061,7 +1065,17 @@ async fn followers_are_listed_annotated_and_refreshed_from_the_platform() {
         (status["done"].clone(), status["total"].clone()),
         (json!(4), json!(4))
     );
-    assert_eq!(env.get("/api/v1/followers", &s).await.json["total"], 5);
+    assert_eq!(env.get("/api/v1/followers", &s).await.json["total"], 6);
+    // oGone is not on the platform's list any more: marked as having left.
+    let subscribed = env.get("/api/v1/followers?subscribed=true", &s).await;
+    assert_eq!(
+        subscribed.json["total"], 4,
+        "oA and the three read from the platform"
+    );
+    assert_eq!(
+        env.get("/api/v1/followers/oGone", &s).await.json["follower"]["subscribed"],
+        false
+    );
     let audit = env.get("/api/v1/audit?limit=1", &s).await;
     assert_eq!(audit.json["entries"][0]["action"], "followers.refresh");
 }

@@ -1,6 +1,7 @@
 //! Reading every follower from the platform into the follower table, in the background with
 //! progress: the follower list page by page (`user/get`), then their profiles in batches of
-//! 100 (`user/info/batchget`), as `wxoa users export` reads them.
+//! 100 (`user/info/batchget`), as `wxoa users export` reads them. After a complete read,
+//! followers not on the list are marked unsubscribed.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -129,6 +130,22 @@ async fn run(console: &Console, api: &wxoa_api::Client) -> Result<(), String> {
             let read = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
             console.refresh.update(|s| s.done += read);
         }
+    }
+    // The whole list was read: whoever is not on it has left.
+    let started_at = console
+        .refresh
+        .status()
+        .started_at
+        .unwrap_or_else(|| console.now());
+    let left = directory
+        .mark_missing_unsubscribed(&appid, started_at)
+        .await
+        .map_err(|e| format!("marking followers who left: {e}"))?;
+    if left > 0 {
+        tracing::info!(
+            left,
+            "console: followers no longer on the platform's list marked unsubscribed"
+        );
     }
     Ok(())
 }

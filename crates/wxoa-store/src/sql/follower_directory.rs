@@ -31,6 +31,11 @@ const MERGE: &str = "INSERT INTO followers \
      scene = COALESCE(followers.scene, excluded.scene), \
      remark = COALESCE(excluded.remark, followers.remark)";
 
+/// Followers still marked subscribed whose state predates a complete read of the platform's
+/// list: they were not on it, so they have left.
+const MARK_MISSING: &str = "UPDATE followers SET subscribed = $3, unsubscribed_at = $2, \
+     updated_at = $2 WHERE appid = $1 AND subscribed = $4 AND updated_at < $2";
+
 /// A follower as the console shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowerRecord {
@@ -283,6 +288,33 @@ impl SqlFollowerDirectory {
                 e,
             )
         })
+    }
+}
+
+impl SqlFollowerDirectory {
+    /// After every follower on the platform's list was merged with an `observed_at` of at
+    /// least `started_at`: marks the followers of `appid` that are still subscribed but were
+    /// not seen since `started_at` as unsubscribed at `started_at`; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// The statement failed.
+    pub async fn mark_missing_unsubscribed(
+        &self,
+        appid: &str,
+        started_at: i64,
+    ) -> Result<u64, StoreError> {
+        with_pool!(&self.db, pool => {
+            sqlx::query(MARK_MISSING)
+                .bind(appid)
+                .bind(started_at)
+                .bind(false)
+                .bind(true)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(|e| op_error(&self.db, "mark_missing_unsubscribed", appid, e))
     }
 }
 

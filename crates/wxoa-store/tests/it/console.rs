@@ -352,6 +352,23 @@ pub(crate) async fn follower_directory(store: &Store) {
     assert_eq!(a.remark.as_deref(), Some("VIP 100%"));
     assert_eq!(a.scene.as_deref(), Some("ADD_SCENE_QR_CODE"));
     assert_eq!(list(FollowerQuery::default()).await.total, 4);
+
+    // A complete read of the platform's list started at 500 saw oA and oD: oB, still marked
+    // subscribed, has left; oC had already.
+    assert_eq!(dir.mark_missing_unsubscribed(&appid, 500).await.unwrap(), 1);
+    let b = dir.get(&appid, "oB").await.unwrap().unwrap();
+    assert!(!b.subscribed);
+    assert_eq!(b.unsubscribed_at, Some(500));
+    assert!(dir.get(&appid, "oA").await.unwrap().unwrap().subscribed);
+    assert!(dir.get(&appid, "oD").await.unwrap().unwrap().subscribed);
+    assert_eq!(
+        dir.get(&appid, "oC")
+            .await
+            .unwrap()
+            .unwrap()
+            .unsubscribed_at,
+        Some(200)
+    );
 }
 
 /// Audit entries come back newest first, details cut to their limit.
