@@ -517,11 +517,12 @@ async fn owner_session(c: &Console) {
     assert_eq!(bold, json!(0));
     c.shot("03-messages").await;
 
-    // Phone width: the same log as cards.
+    // Phone width: the same log as cards, the filters folded away.
     c.browser
         .set_window_size(PHONE.0, PHONE.1)
         .await
         .expect("phone size");
+    c.browser.refresh().await.expect("reload at phone width");
     c.find_text("#msg-rows", "最后一条").await;
     c.shot("04-messages-phone").await;
     c.browser
