@@ -182,6 +182,7 @@
       "rules.up": "上移",
       "rules.down": "下移",
       "rules.toml": "规则 TOML",
+      "rules.toml.hint": "一条规则的字段（不写 [[rules]] 标题）；保存前按重新加载的规则检查，通过后写回配置文件并立即生效",
       "rules.saved": "规则 {0} 已保存并重新加载",
       "rules.deleted": "规则 {0} 已删除",
       "rules.moved": "规则 {0} 已移动",
@@ -421,6 +422,7 @@
       "rules.up": "Up",
       "rules.down": "Down",
       "rules.toml": "Rule TOML",
+      "rules.toml.hint": "One rule's fields (no [[rules]] header); checked as a reload checks the file, then written back to the config file and in force at once",
       "rules.saved": "Rule {0} saved and reloaded",
       "rules.deleted": "Rule {0} deleted",
       "rules.moved": "Rule {0} moved",
@@ -1599,7 +1601,8 @@
       const error = h("div", { class: "field-error rule-error", role: "alert", hidden: true });
       const saveButton = h("button", { type: "button", class: "primary rule-save", text: t("save") });
       const editor = h("div", { class: "rule-edit", hidden: true },
-        h("div", { class: "field" }, h("label", { text: t("rules.toml") }, textarea), error),
+        h("div", { class: "field" }, h("label", { text: t("rules.toml") }, textarea), error,
+          h("span", { class: "field-hint", text: t("rules.toml.hint") })),
         h("div", { class: "row" }, saveButton, h("button", { type: "button", text: t("cancel"), onclick: () => {
           textarea.value = rule.toml;
           error.hidden = true;
@@ -1649,7 +1652,8 @@
       return h("details", { class: "rule", id: "rule-new-box" },
         h("summary", { text: t("rules.add") }),
         h("div", { class: "rule-edit" },
-          h("div", { class: "field" }, h("label", { text: t("rules.toml") }, textarea), error),
+          h("div", { class: "field" }, h("label", { text: t("rules.toml") }, textarea), error,
+            h("span", { class: "field-hint", text: t("rules.toml.hint") })),
           field(t("rules.add.at"), position),
           add));
     };
