@@ -579,6 +579,20 @@ async fn owner_session(c: &Console) {
     c.find_text("#try-result", "fallback").await;
     c.find_text("#try-result .try-reply", "收到：随便说点什么")
         .await;
+    c.find("#try-kind")
+        .await
+        .select_by_value("event")
+        .await
+        .expect("try an event");
+    c.find("#try-event")
+        .await
+        .select_by_value("CLICK")
+        .await
+        .expect("a menu click");
+    c.type_into("#try-key", "MENU_NOWHERE").await;
+    c.click("#try form button[type='submit']").await;
+    c.find_text("#try-result .notice.warn", "没有规则匹配")
+        .await;
 
     let fallback = "#rules .rule[data-name='fallback']";
     c.click(&format!("{fallback} .rule-edit-open")).await;
@@ -687,6 +701,17 @@ async fn owner_session(c: &Console) {
     )
     .await;
     c.find("#menu-issues .notice.ok").await;
+    // The same menu as JSON, and back to the form.
+    c.click("#menu-tab-json").await;
+    c.eventually("the menu as JSON", || async move {
+        let area = c.browser.find(Locator::Css("#menu-json")).await.ok()?;
+        let json = area.prop("value").await.ok()??;
+        json.contains("MENU_CONTACT").then_some(())
+    })
+    .await;
+    c.click("#menu-tab-form").await;
+    c.find(".menu-key[data-path='button[1].sub_button[0]']")
+        .await;
     c.find_text("#menu-phone", "更多").await;
     c.click("#menu-phone .phone-btn.parent").await;
     c.find_text("#menu-phone .phone-sub", "联系我们").await;
