@@ -99,6 +99,12 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     async fn unlock(&self, key: &str, holder: &str) -> Result<(), StoreError>;
     /// Add one to the fetch counter of `key` for `day` ("YYYY-MM-DD", Beijing time) and return the new count.
     async fn count_fetch(&self, key: &str, day: &str) -> Result<u64, StoreError>;
+    /// How many fetches were counted for `key` on `day`, without counting one (what a
+    /// dashboard shows). `None` when the backend cannot tell (the default).
+    async fn fetch_count(&self, key: &str, day: &str) -> Result<Option<u64>, StoreError> {
+        let _ = (key, day);
+        Ok(None)
+    }
 }
 
 /// A [`TokenStore`] in process memory: shares tokens between the clients of one process only.
@@ -182,6 +188,17 @@ impl TokenStore for MemoryTokenStore {
             .or_insert(0);
         *n += 1;
         Ok(*n)
+    }
+
+    async fn fetch_count(&self, key: &str, day: &str) -> Result<Option<u64>, StoreError> {
+        let state = self.state();
+        Ok(Some(
+            state
+                .counters
+                .get(&(key.to_owned(), day.to_owned()))
+                .copied()
+                .unwrap_or(0),
+        ))
     }
 }
 
@@ -320,6 +337,19 @@ pub mod conformance {
             1,
             "each key must count on its own"
         );
+        if let Some(count) = store.fetch_count(&key, "2024-03-01").await.expect("read") {
+            assert_eq!(count, 2, "fetch_count must read what count_fetch counted");
+            assert_eq!(
+                store.fetch_count(&key, "2024-03-01").await.expect("read"),
+                Some(2),
+                "fetch_count must not count"
+            );
+            assert_eq!(
+                store.fetch_count(&key, "1999-01-01").await.expect("read"),
+                Some(0),
+                "a day without fetches reads 0"
+            );
+        }
     }
 }
 

@@ -178,6 +178,27 @@ impl Default for RawStore {
     }
 }
 
+/// `[admin]`: who may use the console on `server.admin_listen`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAdmin {
+    password_hash: String,
+    sso_header: String,
+    sso_trusted_proxies: Vec<String>,
+    session_hours: u64,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        Self {
+            password_hash: String::new(),
+            sso_header: String::new(),
+            sso_trusted_proxies: Vec::new(),
+            session_hours: 12,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -188,6 +209,8 @@ struct RawConfig {
     api: RawApi,
     #[serde(default)]
     store: RawStore,
+    #[serde(default)]
+    admin: RawAdmin,
     #[serde(default)]
     rules: Vec<RuleSpec>,
     // Used by the dynamic reply kinds (see `crate::actions`).
@@ -312,6 +335,42 @@ pub struct StoreConfig {
     pub log_queue: usize,
 }
 
+/// `[admin]`, validated: the console is on when [`AdminConfig::enabled`].
+#[derive(Clone)]
+pub struct AdminConfig {
+    /// The argon2 PHC string of the admin password (`wxoa admin passwd` writes it); `None`:
+    /// no password login.
+    pub password_hash: Option<String>,
+    /// The header a trusted reverse proxy sets to the authenticated user's name (SSO).
+    pub sso_header: Option<axum::http::HeaderName>,
+    /// The peers whose `sso_header` is believed.
+    pub sso_trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long a login lasts, in hours (default 12).
+    pub session_hours: u64,
+}
+
+impl AdminConfig {
+    /// Whether the console and its API are served (a password hash or an SSO header is set).
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        self.password_hash.is_some() || self.sso_header.is_some()
+    }
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "[configured]"),
+            )
+            .field("sso_header", &self.sso_header)
+            .field("sso_trusted_proxies", &self.sso_trusted_proxies)
+            .field("session_hours", &self.session_hours)
+            .finish()
+    }
+}
+
 /// The whole configuration, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -327,6 +386,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// `[store]`.
     pub store: StoreConfig,
+    /// `[admin]`.
+    pub admin: AdminConfig,
     /// The `[[rules]]` as written.
     pub rule_specs: Vec<RuleSpec>,
     /// The rules, compiled.
@@ -346,7 +407,17 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_toml_with_env(&text, path, Env::prefixed("WXOA_"))
+        Self::from_text(&text, path)
+    }
+
+    /// Validate `text` as the contents of `path` exactly as [`Config::load`] would (with the
+    /// `WXOA_<SECTION>__<KEY>` overrides of the process environment): the check of an edit
+    /// before it is written.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the key and the problem.
+    pub fn from_text(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        Self::from_toml_with_env(text, path, Env::prefixed("WXOA_"))
     }
 
     /// Parse `text` as if it had been read from `path`, without environment overrides.
@@ -562,6 +633,8 @@ impl Config {
             ));
         }
 
+        let admin = validate_admin(raw.admin, &invalid)?;
+
         let resources = crate::actions::Resources::load(&raw.tables, &raw.script, &base_dir)
             .and_then(|r| r.with_chat_profiles(&raw.chat))
             .map_err(|source| ConfigError::Actions {
@@ -609,11 +682,71 @@ impl Config {
                 log_retention_days: st.log_retention_days,
                 log_queue: st.log_queue,
             },
+            admin,
             rule_specs: raw.rules,
             rules: std::sync::Arc::new(rules),
             resources,
         })
     }
+}
+
+/// The longest a console login may last: a week.
+const MAX_SESSION_HOURS: u64 = 24 * 7;
+
+fn validate_admin(
+    raw: RawAdmin,
+    invalid: &dyn Fn(&'static str, String) -> ConfigError,
+) -> Result<AdminConfig, ConfigError> {
+    let password_hash = non_empty(raw.password_hash);
+    if let Some(hash) = &password_hash {
+        crate::admin::auth::check_password_hash(hash).map_err(|why| {
+            invalid(
+                "admin.password_hash",
+                format!("is not an argon2 hash ({why}); write one with `wxoa admin passwd`"),
+            )
+        })?;
+    }
+    let sso_header = match non_empty(raw.sso_header) {
+        None => None,
+        Some(name) => Some(
+            axum::http::HeaderName::try_from(name.as_str()).map_err(|_| {
+                invalid(
+                    "admin.sso_header",
+                    format!("must be an HTTP header name such as X-Forwarded-User, got {name:?}"),
+                )
+            })?,
+        ),
+    };
+    let mut sso_trusted_proxies = Vec::new();
+    for ip in &raw.sso_trusted_proxies {
+        sso_trusted_proxies.push(ip.trim().parse().map_err(|_| {
+            invalid(
+                "admin.sso_trusted_proxies",
+                format!("must be a list of IP addresses such as \"127.0.0.1\", got {ip:?}"),
+            )
+        })?);
+    }
+    if sso_header.is_some() && sso_trusted_proxies.is_empty() {
+        return Err(invalid(
+            "admin.sso_trusted_proxies",
+            "must name the proxy that sets admin.sso_header (e.g. [\"127.0.0.1\"]); without it nobody could log in by SSO".to_owned(),
+        ));
+    }
+    if !(1..=MAX_SESSION_HOURS).contains(&raw.session_hours) {
+        return Err(invalid(
+            "admin.session_hours",
+            format!(
+                "must be between 1 and {MAX_SESSION_HOURS}, got {}",
+                raw.session_hours
+            ),
+        ));
+    }
+    Ok(AdminConfig {
+        password_hash,
+        sso_header,
+        sso_trusted_proxies,
+        session_hours: raw.session_hours,
+    })
 }
 
 /// Whether a token has the form the platform accepts in 服务器配置 (3–32 letters or digits).
@@ -786,6 +919,59 @@ token = "wxoatoken"
             .unwrap_err()
             .to_string();
         assert!(err.contains("account.require_encryption"), "{err}");
+    }
+
+    #[test]
+    fn admin_section_is_off_by_default_and_validated() {
+        let c = load(MINIMAL).unwrap();
+        assert!(!c.admin.enabled());
+        assert_eq!(c.admin.session_hours, 12);
+        for (snippet, key) in [
+            (
+                "[admin]\npassword_hash = \"secret\"\n",
+                "admin.password_hash",
+            ),
+            ("[admin]\nsso_header = \"bad header\"\n", "admin.sso_header"),
+            (
+                "[admin]\nsso_header = \"X-User\"\nsso_trusted_proxies = [\"proxy\"]\n",
+                "admin.sso_trusted_proxies",
+            ),
+            (
+                "[admin]\nsso_header = \"X-User\"\n",
+                "admin.sso_trusted_proxies",
+            ),
+            ("[admin]\nsession_hours = 0\n", "admin.session_hours"),
+            ("[admin]\npasword_hash = \"x\"\n", "pasword_hash"),
+        ] {
+            let err = load(&format!("{MINIMAL}{snippet}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{snippet}: {err}");
+        }
+        let hash = crate::admin::auth::hash_password("correct horse").unwrap();
+        let c = load(&format!(
+            "{MINIMAL}[admin]\npassword_hash = \"{hash}\"\nsso_header = \"X-Forwarded-User\"\nsso_trusted_proxies = [\"127.0.0.1\", \"::1\"]\nsession_hours = 2\n"
+        ))
+        .unwrap();
+        assert!(c.admin.enabled());
+        assert_eq!(c.admin.sso_trusted_proxies.len(), 2);
+        assert_eq!(c.admin.session_hours, 2);
+        assert!(
+            !format!("{:?}", c.admin).contains("argon2"),
+            "hash not printed"
+        );
+    }
+
+    #[test]
+    fn admin_env_override_is_read() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WXOA_ADMIN__SESSION_HOURS", "3");
+            let c =
+                Config::from_toml_with_env(MINIMAL, Path::new("wxoa.toml"), Env::prefixed("WXOA_"))
+                    .map_err(|e| e.to_string())?;
+            assert_eq!(c.admin.session_hours, 3);
+            Ok(())
+        });
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`rules`]: the declarative rules and their templates; [`reload`]: hot reload.
 //! - [`metrics`]: Prometheus metrics and the admin listener (`/healthz`, `/readyz`).
 //! - [`message_log`]: each answered push logged off the reply path (bounded queue, batches).
+//! - [`admin`]: the owner's console on the admin listener (web page and `/api/v1`).
 //! - [`backends`]: connecting the SQL store, Redis and the API client; [`delivery`]: late results.
 //! - [`tls`]: HTTPS for `serve` with certificate reload.
 //! - [`accept`]: the accept loop (connection cap, head limits and timeouts, graceful shutdown);
@@ -18,6 +19,7 @@
 
 pub mod accept;
 pub mod actions;
+pub mod admin;
 pub mod app;
 pub mod backends;
 pub mod cgi;

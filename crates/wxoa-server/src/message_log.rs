@@ -160,6 +160,17 @@ impl MessageLog {
     }
 }
 
+impl crate::admin::log_stats::LogWriterStats for MessageLog {
+    fn snapshot(&self) -> crate::admin::log_stats::LogWriterSnapshot {
+        let stats = self.stats();
+        crate::admin::log_stats::LogWriterSnapshot {
+            queue_depth: stats.queue_depth,
+            dropped: stats.dropped,
+            written: stats.written,
+        }
+    }
+}
+
 /// The background writer: stop it with [`LogWriter::shutdown`] to write what is queued.
 #[derive(Debug)]
 pub struct LogWriter {

@@ -14,6 +14,7 @@ use axum::routing::get;
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::admin::Console;
 use crate::app::{App, Source};
 use crate::push::Mode;
 
@@ -70,12 +71,43 @@ struct AdminState {
 
 /// The admin router: `/healthz` (the process is up), `/readyz` (rules loaded, stores
 /// reachable) and `/metrics` (Prometheus text format; 404 when no recorder is installed).
+/// The console is off: [`admin_listener`] with `None`.
 pub fn admin_router(app: Arc<App>, handle: Option<PrometheusHandle>) -> Router {
-    Router::new()
+    admin_listener(app, handle, None)
+}
+
+/// Everything `server.admin_listen` serves. Without a console: `/healthz`, `/readyz` and
+/// `/metrics`, open, and a 404 with a hint elsewhere. With one: those three stay open to
+/// loopback peers (others need a console session or HTTP Basic with the admin password), and
+/// the console's page and `/api/v1` join them. Serve it with the peer's address
+/// (`into_make_service_with_connect_info::<SocketAddr>`), or no peer counts as loopback.
+pub fn admin_listener(
+    app: Arc<App>,
+    handle: Option<PrometheusHandle>,
+    console: Option<Arc<Console>>,
+) -> Router {
+    let operations = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render))
-        .with_state(AdminState { app, handle })
+        .with_state(AdminState { app, handle });
+    match console {
+        None => operations.fallback(console_off),
+        Some(console) => operations
+            .route_layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&console),
+                crate::admin::guard_operations,
+            ))
+            .merge(crate::admin::router(console)),
+    }
+}
+
+async fn console_off() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        "not found: this listener serves /healthz, /readyz and /metrics; the console is off \
+         until [admin] sets password_hash (`wxoa admin passwd`) or sso_header\n",
+    )
 }
 
 async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {

@@ -16,7 +16,9 @@
 //!   SQLite accepts too). [`SqlTokenStore`] (`token.rs`: access-token cache, refresh lock,
 //!   daily fetch counter), [`SqlDedup`] (`dedup.rs`), [`SqlSessions`] (`session.rs`),
 //!   [`SqlParking`] (`parking.rs`), and, SQL only, [`SqlMessageLog`] (`message_log.rs`) and
-//!   [`SqlFollowers`] (`followers.rs`) for the admin UI.
+//!   [`SqlFollowers`] (`followers.rs`) for the admin UI; their read side for the console:
+//!   [`SqlMessageSearch`] (`message_search.rs`), [`SqlDashboard`] (`dashboard.rs`),
+//!   [`SqlFollowerDirectory`] (`follower_directory.rs`) and [`SqlAudit`] (`audit.rs`).
 //! - `redis/`: [`RedisStore`] (one reconnecting connection and a key prefix, default `wxoa:`)
 //!   and its per-concept modules: [`RedisTokenStore`], [`RedisDedup`], [`RedisSessions`],
 //!   [`RedisParking`], shared by instances on several hosts.
@@ -46,7 +48,10 @@ pub use crate::parking::{DEFAULT_PARKED_MAX_AGE, Parked, ParkingBackend};
 pub use crate::redis::{RedisDedup, RedisParking, RedisSessions, RedisStore, RedisTokenStore};
 pub use crate::session::{DEFAULT_SESSION_TTL, SessionBackend};
 pub use crate::sql::{
-    Follower, FollowerEvent, LOG_TEXT_MAX_BYTES, LoggedMessage, MessageLogEntry, SqlDedup,
-    SqlFollowers, SqlMessageLog, SqlParking, SqlSessions, SqlTokenStore,
+    AUDIT_DETAIL_MAX_BYTES, AuditEntry, Follower, FollowerEvent, FollowerList, FollowerQuery,
+    FollowerRecord, GroupCount, LOG_TEXT_MAX_BYTES, LatencySummary, LoggedMessage, MAX_PER_PAGE,
+    MAX_SEARCH_LIMIT, MessageLogEntry, MessagePage, MessageQuery, MinuteCount, PlatformFollower,
+    SqlAudit, SqlDashboard, SqlDedup, SqlFollowerDirectory, SqlFollowers, SqlMessageLog,
+    SqlMessageSearch, SqlParking, SqlSessions, SqlTokenStore,
 };
 pub use crate::store::{Backend, MigrationStatus, PendingMigration, Store};

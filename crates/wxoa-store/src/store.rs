@@ -15,7 +15,8 @@ use sqlx::{Connection, PgConnection};
 use crate::dsn::{self, SqlDsn};
 use crate::error::StoreOpenError;
 use crate::sql::{
-    Db, SqlDedup, SqlFollowers, SqlMessageLog, SqlParking, SqlSessions, SqlTokenStore,
+    Db, SqlAudit, SqlDashboard, SqlDedup, SqlFollowerDirectory, SqlFollowers, SqlMessageLog,
+    SqlMessageSearch, SqlParking, SqlSessions, SqlTokenStore,
 };
 
 /// How long a SQLite statement waits for another process's write lock before failing.
@@ -303,6 +304,30 @@ impl Store {
     #[must_use]
     pub fn followers(&self) -> SqlFollowers {
         SqlFollowers::new(self.db.clone())
+    }
+
+    /// Searching the message log (the console's message view).
+    #[must_use]
+    pub fn message_search(&self) -> SqlMessageSearch {
+        SqlMessageSearch::new(self.db.clone())
+    }
+
+    /// The dashboard's aggregates over the message log.
+    #[must_use]
+    pub fn dashboard(&self) -> SqlDashboard {
+        SqlDashboard::new(self.db.clone())
+    }
+
+    /// The followers as the console lists and annotates them.
+    #[must_use]
+    pub fn follower_directory(&self) -> SqlFollowerDirectory {
+        SqlFollowerDirectory::new(self.db.clone())
+    }
+
+    /// The audit trail of console changes (the `audit` table).
+    #[must_use]
+    pub fn audit(&self) -> SqlAudit {
+        SqlAudit::new(self.db.clone())
     }
 
     /// Which database this is.

@@ -48,6 +48,8 @@ pub(crate) enum Command {
     /// Check the config, the store, the API and the callback URL; print each problem with
     /// its fix (exit code 1 when any check fails).
     Check(CheckArgs),
+    /// The owner's console: set its password.
+    Admin(AdminArgs),
 
     // --- Outbound API commands (commands/api.rs builds the client; one module each) ---
     /// Print the current access_token (fetched only if none is valid in the shared store).
@@ -94,6 +96,28 @@ pub(crate) enum Command {
     /// its 5-second timeout and retries; shows what the follower would see.
     Sim(SimArgs),
     // --- end of mock and sim ---
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AdminArgs {
+    #[command(subcommand)]
+    pub(crate) command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminCommand {
+    /// Set the console password: asks twice (or reads one line with --stdin) and writes its
+    /// argon2 hash as admin.password_hash into the config file, keeping the rest of it.
+    Passwd(AdminPasswdArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AdminPasswdArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Read the password from the first line of stdin instead of asking on the terminal.
+    #[arg(long)]
+    pub(crate) stdin: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,10 +4,13 @@
 use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::cli::LogFormat;
 
-/// Install the global subscriber (stderr, so stdout stays for command output).
+/// Install the global subscriber (stderr, so stdout stays for command output), with the
+/// layer that keeps the latest warnings and errors for the console's dashboard.
 pub(crate) fn init(format: LogFormat, verbose: u8) {
     let default = match verbose {
         0 => "info",
@@ -19,9 +22,15 @@ pub(crate) fn init(format: LogFormat, verbose: u8) {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
+    let recent_errors = wxoa_server::admin::RecentErrors::process().layer();
     let result = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.finish().with(recent_errors).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(recent_errors)
+            .try_init(),
     };
     if let Err(e) = result {
         eprintln!("warning: logging not initialised: {e}");

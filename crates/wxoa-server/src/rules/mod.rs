@@ -5,6 +5,7 @@
 //! - `matcher`: validated matchers and the test of a message against them.
 //! - `template`: reply templates (minijinja, with a literal fast path) and their variables.
 //! - [`probe`]: synthetic inbound messages for `wxoa rules test` and for tests.
+//! - [`trial`]: trying the rules on a synthetic message (`wxoa rules test`, the console).
 //! - `literal`: replies given as data (a webhook's or a script's answer), never templated.
 //!
 //! The dynamic kinds live in [`crate::actions`]: `lookup` is answered here (its tables are in
@@ -30,6 +31,7 @@ pub(crate) mod matcher;
 pub mod probe;
 pub mod spec;
 pub(crate) mod template;
+pub mod trial;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

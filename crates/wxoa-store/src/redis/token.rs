@@ -157,4 +157,13 @@ impl TokenStore for RedisTokenStore {
             .map_err(fail("count_fetch", key))?;
         Ok(count)
     }
+
+    async fn fetch_count(&self, key: &str, day: &str) -> Result<Option<u64>, StoreError> {
+        let count: Option<u64> = ::redis::cmd("GET")
+            .arg(self.fetches_key(key, day))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(fail("fetch_count", key))?;
+        Ok(Some(count.unwrap_or(0)))
+    }
 }

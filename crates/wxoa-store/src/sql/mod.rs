@@ -1,15 +1,27 @@
 //! The SQL backends (SQLite, PostgreSQL) and the stores built on them, one module per concept.
 
+mod audit;
+mod dashboard;
 mod dedup;
+mod filters;
+mod follower_directory;
 mod followers;
 mod message_log;
+mod message_search;
 mod parking;
 mod session;
 mod token;
 
+pub use self::audit::{AUDIT_DETAIL_MAX_BYTES, AuditEntry, SqlAudit};
+pub use self::dashboard::{GroupCount, LatencySummary, MinuteCount, SqlDashboard};
 pub use self::dedup::SqlDedup;
+pub use self::follower_directory::{
+    FollowerList, FollowerQuery, FollowerRecord, MAX_PER_PAGE, PlatformFollower,
+    SqlFollowerDirectory,
+};
 pub use self::followers::{Follower, FollowerEvent, SqlFollowers};
 pub use self::message_log::{LOG_TEXT_MAX_BYTES, LoggedMessage, MessageLogEntry, SqlMessageLog};
+pub use self::message_search::{MAX_SEARCH_LIMIT, MessagePage, MessageQuery, SqlMessageSearch};
 pub use self::parking::SqlParking;
 pub use self::session::SqlSessions;
 pub use self::token::SqlTokenStore;

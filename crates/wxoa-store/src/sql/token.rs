@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use wxoa_api::{CachedToken, Clock, StoreError, TokenStore};
 
-use crate::sql::{Db, SqlClock, millis, op_error};
+use crate::sql::{Db, SqlClock, millis, op_error, with_pool};
 
 /// [`TokenStore`] in the SQL database: shared by every process that opens the same SQLite
 /// file or PostgreSQL database.
@@ -204,6 +204,17 @@ impl TokenStore for SqlTokenStore {
         }
         .map_err(|e| self.fail("count_fetch", key, e))?;
         Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn fetch_count(&self, key: &str, day: &str) -> Result<Option<u64>, StoreError> {
+        const READ: &str = "SELECT count FROM token_fetches WHERE key = $1 AND day = $2";
+        let count: Option<i64> = with_pool!(&self.db, pool => {
+            sqlx::query_scalar(READ).bind(key).bind(day).fetch_optional(pool).await
+        })
+        .map_err(|e| self.fail("fetch_count", key, e))?;
+        Ok(Some(
+            count.map_or(0, |c| u64::try_from(c).unwrap_or_default()),
+        ))
     }
 }
 

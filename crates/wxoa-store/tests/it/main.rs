@@ -2,6 +2,7 @@
 //! when `WXOA_TEST_POSTGRES_URL` / `WXOA_TEST_REDIS_URL` are set.
 
 mod common;
+mod console;
 mod multiprocess;
 mod postgres;
 mod redis;

@@ -235,3 +235,21 @@ async fn message_log_and_followers() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn console_read_side() {
+    with_schema(|url| async move {
+        let store = Store::open(&url, Path::new(".")).await.unwrap();
+        crate::console::message_search(&store).await;
+        store.close().await;
+    })
+    .await;
+    with_schema(|url| async move {
+        let store = Store::open(&url, Path::new(".")).await.unwrap();
+        crate::console::dashboard(&store).await;
+        crate::console::follower_directory(&store).await;
+        crate::console::audit(&store).await;
+        store.close().await;
+    })
+    .await;
+}

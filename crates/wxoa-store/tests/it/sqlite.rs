@@ -369,3 +369,17 @@ async fn memory_database_holds_the_shared_state_too() {
     shared::session_round_trip(Arc::new(store.sessions())).await;
     shared::parking_round_trip(Arc::new(store.parking())).await;
 }
+
+#[tokio::test]
+async fn console_read_side() {
+    let dir = TempDir::new();
+    let store = Store::open("sqlite://wxoa.db", dir.path()).await.unwrap();
+    crate::console::message_search(&store).await;
+    let dir2 = TempDir::new();
+    let fresh = Store::open("sqlite://wxoa.db", dir2.path()).await.unwrap();
+    crate::console::dashboard(&fresh).await;
+    crate::console::follower_directory(&store).await;
+    crate::console::audit(&store).await;
+    store.close().await;
+    fresh.close().await;
+}

@@ -1,5 +1,6 @@
 //! One module a subcommand; each turns parsed arguments into calls on the libraries.
 
+mod admin;
 pub(crate) mod cgi;
 mod check;
 mod rules;
@@ -39,7 +40,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use wxoa_server::Config;
 
-use crate::cli::{Cli, Command, ConfigArg, RulesCommand};
+use crate::cli::{AdminCommand, Cli, Command, ConfigArg, RulesCommand};
 
 /// Run the chosen command.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -47,6 +48,9 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&args),
         Command::Cgi(args) => Ok(cgi::run_from_environment(args.config)),
         Command::Check(args) => check::run(&args),
+        Command::Admin(args) => match args.command {
+            AdminCommand::Passwd(args) => admin::passwd(&args),
+        },
         Command::Rules(args) => match args.command {
             RulesCommand::Test(args) => rules::test(&args),
             RulesCommand::List(args) => rules::list(&args),

@@ -59,7 +59,22 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 }
             });
         }
-        let admin_router = wxoa_server::metrics::admin_router(Arc::clone(&app), metrics);
+        // The owner's console joins the admin listener when [admin] turns it on.
+        let log_stats = app.backends().message_log.clone().map(|log| {
+            Arc::new(log) as Arc<dyn wxoa_server::admin::log_stats::LogWriterStats>
+        });
+        let console = wxoa_server::admin::Console::for_config(
+            &config,
+            Arc::clone(&app),
+            store.clone(),
+            connected.api.clone(),
+            log_stats,
+        );
+        if console.is_some() {
+            tracing::info!(url = %format!("http://{admin_listen}/"), "console on");
+        }
+        let admin_router = wxoa_server::metrics::admin_listener(Arc::clone(&app), metrics, console)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move {
             if let Err(e) = axum::serve(admin, admin_router).await {
                 tracing::error!(error = %e, "admin listener failed");
