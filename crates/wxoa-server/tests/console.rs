@@ -1170,9 +1170,10 @@ async fn messages_and_the_dashboard_read_the_log() {
         d.json["log"],
         json!({"queue_depth": 0, "dropped": 0, "written": 0})
     );
+    // Two followers wrote; a message from someone not yet known counts them as following.
     assert_eq!(
         d.json["followers"],
-        json!({"subscribed": 0, "unsubscribed": 0})
+        json!({"subscribed": 2, "unsubscribed": 0})
     );
 }
 
