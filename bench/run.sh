@@ -12,7 +12,7 @@
 # SERVER_CPU / WRK_CPU (default 1 / 0), RATE_FLOOR / RATE_WXOA (pushes generated per second
 # of run, default 230000 / 170000; if they run out the Lua script stops and the run is marked
 # invalid), WXOA_BIN (measure this wxoa binary instead of the one built here), EXTRAS=0 (only
-# the main runs: no message-log-off, info-logging, short, long or floor-with-安全-bodies runs), SKIP_BUILD=1.
+# the main runs: no message-log-off, warn-level, short, long or floor-with-安全-bodies runs), SKIP_BUILD=1.
 #
 # Background load: the script runs in a session of its own and, when it may (root), gives that
 # session's scheduler group the highest weight (autogroup nice -20) and the server and wrk nice
@@ -121,10 +121,11 @@ ms() { # wrk latency ("812.00us", "1.23ms", "2.00s") -> milliseconds
 
 RUN_ID=0
 RESULTS=$OUT/results.tsv
-printf 'case\tround\tseconds\treq_s\tp50_ms\tp99_ms\tmax_ms\trequests\tnon2xx\terrors\tserver_cpu_pct\twrk_cpu_pct\tserver_core_pct\tvmhwm_kb\tthreads\tvalid\n' > "$RESULTS"
+printf 'case\tround\tseconds\treq_s\tp50_ms\tp99_ms\tmax_ms\trequests\tnon2xx\terrors\tserver_cpu_pct\twrk_cpu_pct\tserver_core_pct\tvmhwm_kb\tthreads\tvalid\tserver_us_per_req\n' > "$RESULTS"
 
 # run_case NAME ROUND SECONDS SERVER(floor|wxoa) PUSH_MODE(plain|safe) RUST_LOG LOGFILE [MESSAGE_LOG]
-# MESSAGE_LOG (true|false, default true) sets store.message_log for wxoa.
+# RUST_LOG "default" leaves it unset (wxoa's default: info, one line per push). MESSAGE_LOG
+# (true|false, default true) sets store.message_log for wxoa.
 run_case() {
     local name=$1 round=$2 secs=$3 server=$4 mode=$5 rust_log=$6 logfile=$7 message_log=${8:-true}
     RUN_ID=$((RUN_ID + 1))
@@ -144,7 +145,9 @@ run_case() {
             --listen "127.0.0.1:$port" --path /wechat 2>"$logfile" &
     else
         port=$PORT_WXOA
-        RUST_LOG=$rust_log WXOA_STORE__MESSAGE_LOG=$message_log \
+        local log_env=("RUST_LOG=$rust_log")
+        [[ $rust_log == default ]] && log_env=(-u RUST_LOG)
+        env "${log_env[@]}" WXOA_STORE__MESSAGE_LOG="$message_log" \
             nice -n "$NICE" taskset -c "$SERVER_CPU" "$WXOA" serve \
             --config "$CONFIG" --listen "127.0.0.1:$port" 2>"$logfile" &
     fi
@@ -198,15 +201,17 @@ run_case() {
     [[ -z $non2xx ]] && non2xx=0
     [[ -z $errors ]] && errors=none
     if grep -q PUSHES_EXHAUSTED "$wrk_out" || [[ $non2xx != 0 ]]; then valid=NO; fi
-    local server_cpu wrk_core server_core
+    local server_cpu wrk_core server_core us_per_req
     server_cpu=$(awk -v a="$ticks0" -v b="$ticks1" -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.0f", 100 * (b - a) / hz / s }')
+    # The server's CPU time (user + system) per request answered, in microseconds.
+    us_per_req=$(awk -v a="$ticks0" -v b="$ticks1" -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.2f", n > 0 ? 1e6 * (b - a) / hz / n : 0 }')
     wrk_core=$(awk -v t="$wrk_cpu" -v s="$secs" 'BEGIN { split(t, x, " "); printf "%.0f", 100 * (x[1] + x[2]) / s }')
     server_core=$(awk -v a="$s0" -v b="$s1" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$name" "$round" "$secs" "$req_s" "$p50" "$p99" "$max" "$requests" "$non2xx" "$errors" \
-        "$server_cpu" "$wrk_core" "$server_core" "$hwm" "$threads" "$valid" >> "$RESULTS"
-    printf '%-22s round %s %3ss  %10s req/s  p50 %7s ms  p99 %7s ms  RSS %6s kB  server %s%% cpu  wrk %s%% cpu  %s\n' \
-        "$name" "$round" "$secs" "$req_s" "$p50" "$p99" "$hwm" "$server_cpu" "$wrk_core" \
+        "$server_cpu" "$wrk_core" "$server_core" "$hwm" "$threads" "$valid" "$us_per_req" >> "$RESULTS"
+    printf '%-22s round %s %3ss  %10s req/s  %6s us/req  p50 %7s ms  p99 %7s ms  RSS %6s kB  server %s%% cpu  wrk %s%% cpu  %s\n' \
+        "$name" "$round" "$secs" "$req_s" "$us_per_req" "$p50" "$p99" "$hwm" "$server_cpu" "$wrk_core" \
         "$([[ $valid == yes ]] || echo INVALID)" >&2
 }
 
@@ -227,23 +232,23 @@ run_case() {
 # --- the runs ----------------------------------------------------------------------------------
 for round in $(seq "$ROUNDS"); do
     run_case floor "$round" "$DURATION" floor plain warn "$OUT/floor.log"
-    run_case wxoa-plain "$round" "$DURATION" wxoa plain warn "$OUT/wxoa-plain.log"
-    run_case wxoa-safe "$round" "$DURATION" wxoa safe warn "$OUT/wxoa-safe.log"
+    run_case wxoa-plain "$round" "$DURATION" wxoa plain default "$OUT/wxoa-plain.log"
+    run_case wxoa-safe "$round" "$DURATION" wxoa safe default "$OUT/wxoa-safe.log"
 done
 if [[ ${EXTRAS:-1} == 1 ]]; then
 # The floor fed the larger 安全 bodies (for reference; the ratios use the floor above).
 run_case floor-safe-bodies 1 "$DURATION" floor safe warn "$OUT/floor-safe.log"
 # The message log switched off: what logging every push costs.
-run_case wxoa-plain-nolog 1 "$DURATION" wxoa plain warn "$OUT/wxoa-plain-nolog.log" false
-run_case wxoa-safe-nolog 1 "$DURATION" wxoa safe warn "$OUT/wxoa-safe-nolog.log" false
-# The per-request info line, written to a file.
-run_case wxoa-plain-info 1 "$DURATION" wxoa plain info "$OUT/wxoa-plain-info.log"
-run_case wxoa-safe-info 1 "$DURATION" wxoa safe info "$OUT/wxoa-safe-info.log"
+run_case wxoa-plain-nolog 1 "$DURATION" wxoa plain default "$OUT/wxoa-plain-nolog.log" false
+run_case wxoa-safe-nolog 1 "$DURATION" wxoa safe default "$OUT/wxoa-safe-nolog.log" false
+# The per-request info line switched off (RUST_LOG=warn): what the access log costs.
+run_case wxoa-plain-warn 1 "$DURATION" wxoa plain warn "$OUT/wxoa-plain-warn.log"
+run_case wxoa-safe-warn 1 "$DURATION" wxoa safe warn "$OUT/wxoa-safe-warn.log"
 # Peak RSS against run length (the dedup table keeps every answer for 60 s).
-run_case wxoa-plain-short 1 "$SHORT" wxoa plain warn "$OUT/wxoa-plain-short.log"
-run_case wxoa-safe-short 1 "$SHORT" wxoa safe warn "$OUT/wxoa-safe-short.log"
+run_case wxoa-plain-short 1 "$SHORT" wxoa plain default "$OUT/wxoa-plain-short.log"
+run_case wxoa-safe-short 1 "$SHORT" wxoa safe default "$OUT/wxoa-safe-short.log"
 if (( LONG > 0 )); then
-    run_case wxoa-plain-long 1 "$LONG" wxoa plain warn "$OUT/wxoa-plain-long.log"
+    run_case wxoa-plain-long 1 "$LONG" wxoa plain default "$OUT/wxoa-plain-long.log"
 fi
 fi
 
@@ -265,15 +270,18 @@ function median_row(key,    i, j, c, t, idx) {
 END {
     for (i = 1; i <= k; i++) med[keys[i]] = median_row(keys[i])
     for (i = 1; i <= k; i++) { split(med[keys[i]], f, "\t"); if (f[1] == "floor") floor = f[4] }
-    hdr = "| case | run | req/s | × floor | p50 ms | p99 ms | max ms | peak RSS (VmHWM) | server CPU | wrk CPU | valid |"
-    sep = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    for (i = 1; i <= k; i++) { split(med[keys[i]], f, "\t"); if (f[1] == "floor") floor_us = f[17] }
+    hdr = "| case | run | req/s | × floor | server µs/req | × floor CPU | p50 ms | p99 ms | max ms | peak RSS (VmHWM) | server CPU | wrk CPU | valid |"
+    sep = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     print hdr > out; print sep > out; print hdr; print sep
     for (i = 1; i <= k; i++) {
         split(med[keys[i]], f, "\t")
         runs = n[keys[i]] > 1 ? sprintf("%s s, median of %d", f[3], n[keys[i]]) : sprintf("%s s", f[3])
         ratio = floor > 0 ? sprintf("%.2f", f[4] / floor) : "-"
-        line = sprintf("| %s | %s | %.0f | %s | %.3f | %.3f | %.1f | %.1f MB | %s %% | %s %% | %s |",
-            f[1], runs, f[4], ratio, f[5], f[6], f[7], f[14] / 1024, f[11], f[12], f[16])
+        # CPU ratio: the floor's CPU time per request over this server's (higher is better).
+        cpu_ratio = (floor_us > 0 && f[17] > 0) ? sprintf("%.2f", floor_us / f[17]) : "-"
+        line = sprintf("| %s | %s | %.0f | %s | %.2f | %s | %.3f | %.3f | %.1f | %.1f MB | %s %% | %s %% | %s |",
+            f[1], runs, f[4], ratio, f[17], cpu_ratio, f[5], f[6], f[7], f[14] / 1024, f[11], f[12], f[16])
         print line > out; print line
     }
     print "" > out; print ""

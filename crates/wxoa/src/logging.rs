@@ -7,21 +7,28 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+use crate::batched_stderr::{BatchedStderr, FlushGuard};
 use crate::cli::LogFormat;
 
 /// Install the global subscriber (stderr, so stdout stays for command output), with the
-/// layer that keeps the latest warnings and errors for the console's dashboard.
-pub(crate) fn init(format: LogFormat, verbose: u8) {
+/// layer that keeps the latest warnings and errors for the console's dashboard. `batched`
+/// (the server) writes lines in batches from a thread of their own: keep the returned guard
+/// until the end, its drop writes out what is pending.
+pub(crate) fn init(format: LogFormat, verbose: u8, batched: bool) -> Option<FlushGuard> {
     let default = match verbose {
         0 => "info",
         1 => "debug",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let (writer, guard) = match batched.then(BatchedStderr::start).flatten() {
+        Some((writer, guard)) => (writer, Some(guard)),
+        None => (BatchedStderr::direct(), None),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let recent_errors = wxoa_server::admin::RecentErrors::process().layer();
     let result = match format {
         LogFormat::Text => builder.finish().with(recent_errors).try_init(),
@@ -35,4 +42,5 @@ pub(crate) fn init(format: LogFormat, verbose: u8) {
     if let Err(e) = result {
         eprintln!("warning: logging not initialised: {e}");
     }
+    guard
 }
