@@ -45,6 +45,7 @@ CONFIG=bench/wxoa-bench.toml
 OUT=bench/out
 PORT_WXOA=18080
 PORT_FLOOR=18081
+ADMIN=127.0.0.1:19100  # server.admin_listen in the bench config: /metrics
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
 WXOA=${WXOA_BIN:-$BIN/wxoa}
@@ -121,7 +122,7 @@ ms() { # wrk latency ("812.00us", "1.23ms", "2.00s") -> milliseconds
 
 RUN_ID=0
 RESULTS=$OUT/results.tsv
-printf 'case\tround\tseconds\treq_s\tp50_ms\tp99_ms\tmax_ms\trequests\tnon2xx\terrors\tserver_cpu_pct\twrk_cpu_pct\tserver_core_pct\tvmhwm_kb\tthreads\tvalid\tserver_us_per_req\n' > "$RESULTS"
+printf 'case\tround\tseconds\treq_s\tp50_ms\tp99_ms\tmax_ms\trequests\tnon2xx\terrors\tserver_cpu_pct\twrk_cpu_pct\tserver_core_pct\tvmhwm_kb\tthreads\tvalid\tserver_us_per_req\tlog_written\tlog_dropped\n' > "$RESULTS"
 
 # run_case NAME ROUND SECONDS SERVER(floor|wxoa) PUSH_MODE(plain|safe) RUST_LOG LOGFILE [MESSAGE_LOG]
 # RUST_LOG "default" leaves it unset (wxoa's default: info, one line per push). MESSAGE_LOG
@@ -174,8 +175,16 @@ run_case() {
         >"$wrk_out" 2>&1; } 2>&1 )
     ticks1=$(proc_ticks "$SERVER_PID")
     s1=$(cpu_jiffies "$SERVER_CPU")
-    local hwm
+    local hwm log_written=- log_dropped=-
     hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")
+    if [[ $server == wxoa ]]; then
+        # What the message log kept and dropped (its writer spends at most 5 % of its time
+        # writing; past that rate rows are dropped and counted, see README "The message log").
+        local metrics
+        metrics=$(curl -s --max-time 5 "http://$ADMIN/metrics" || true)
+        log_written=$(awk '/^wxoa_log_written_total/ { v = $2 } END { print v + 0 }' <<<"$metrics")
+        log_dropped=$(awk '/^wxoa_log_dropped_total/ { v = $2 } END { print v + 0 }' <<<"$metrics")
+    fi
     kill -TERM "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
@@ -204,14 +213,16 @@ run_case() {
     local server_cpu wrk_core server_core us_per_req
     server_cpu=$(awk -v a="$ticks0" -v b="$ticks1" -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.0f", 100 * (b - a) / hz / s }')
     # The server's CPU time (user + system) per request answered, in microseconds.
-    us_per_req=$(awk -v a="$ticks0" -v b="$ticks1" -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.2f", n > 0 ? 1e6 * (b - a) / hz / n : 0 }')
+    us_per_req=$(awk -v a="$ticks0" -v b="$ticks1" -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.2f", (n > 0 ? 1e6 * (b - a) / hz / n : 0) }')
     wrk_core=$(awk -v t="$wrk_cpu" -v s="$secs" 'BEGIN { split(t, x, " "); printf "%.0f", 100 * (x[1] + x[2]) / s }')
     server_core=$(awk -v a="$s0" -v b="$s1" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$name" "$round" "$secs" "$req_s" "$p50" "$p99" "$max" "$requests" "$non2xx" "$errors" \
-        "$server_cpu" "$wrk_core" "$server_core" "$hwm" "$threads" "$valid" "$us_per_req" >> "$RESULTS"
-    printf '%-22s round %s %3ss  %10s req/s  %6s us/req  p50 %7s ms  p99 %7s ms  RSS %6s kB  server %s%% cpu  wrk %s%% cpu  %s\n' \
+        "$server_cpu" "$wrk_core" "$server_core" "$hwm" "$threads" "$valid" "$us_per_req" \
+        "$log_written" "$log_dropped" >> "$RESULTS"
+    printf '%-22s round %s %3ss  %10s req/s  %6s us/req  p50 %7s ms  p99 %7s ms  RSS %6s kB  server %s%% cpu  wrk %s%% cpu  log %s/%s kept  %s\n' \
         "$name" "$round" "$secs" "$req_s" "$us_per_req" "$p50" "$p99" "$hwm" "$server_cpu" "$wrk_core" \
+        "$log_written" "$((requests + 1))" \
         "$([[ $valid == yes ]] || echo INVALID)" >&2
 }
 
@@ -271,8 +282,8 @@ END {
     for (i = 1; i <= k; i++) med[keys[i]] = median_row(keys[i])
     for (i = 1; i <= k; i++) { split(med[keys[i]], f, "\t"); if (f[1] == "floor") floor = f[4] }
     for (i = 1; i <= k; i++) { split(med[keys[i]], f, "\t"); if (f[1] == "floor") floor_us = f[17] }
-    hdr = "| case | run | req/s | × floor | server µs/req | × floor CPU | p50 ms | p99 ms | max ms | peak RSS (VmHWM) | server CPU | wrk CPU | valid |"
-    sep = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    hdr = "| case | run | req/s | × floor | server µs/req | × floor CPU | p50 ms | p99 ms | max ms | peak RSS (VmHWM) | server CPU | wrk CPU | log rows kept | valid |"
+    sep = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     print hdr > out; print sep > out; print hdr; print sep
     for (i = 1; i <= k; i++) {
         split(med[keys[i]], f, "\t")
@@ -280,8 +291,9 @@ END {
         ratio = floor > 0 ? sprintf("%.2f", f[4] / floor) : "-"
         # CPU ratio: the floor's CPU time per request over this server's (higher is better).
         cpu_ratio = (floor_us > 0 && f[17] > 0) ? sprintf("%.2f", floor_us / f[17]) : "-"
-        line = sprintf("| %s | %s | %.0f | %s | %.2f | %s | %.3f | %.3f | %.1f | %.1f MB | %s %% | %s %% | %s |",
-            f[1], runs, f[4], ratio, f[17], cpu_ratio, f[5], f[6], f[7], f[14] / 1024, f[11], f[12], f[16])
+        kept = (f[18] == "-") ? "-" : sprintf("%d of %d", f[18], f[8] + 1)
+        line = sprintf("| %s | %s | %.0f | %s | %.2f | %s | %.3f | %.3f | %.1f | %.1f MB | %s %% | %s %% | %s | %s |",
+            f[1], runs, f[4], ratio, f[17], cpu_ratio, f[5], f[6], f[7], f[14] / 1024, f[11], f[12], kept, f[16])
         print line > out; print line
     }
     print "" > out; print ""

@@ -170,6 +170,27 @@ fn wxoa(args: &[&str], config: &Path, base: &str, secret: &str) -> Output {
         .expect("run wxoa")
 }
 
+/// GET a text page (e.g. /metrics); panics unless it answers 200.
+fn http_text(url: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let response = client.get(url).send().await.expect("request");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        response.text().await.expect("body")
+    })
+}
+
 fn http(method: &str, url: &str, body: Option<Value>) -> Value {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -332,6 +353,14 @@ fn mock_push_reaches_the_configs_server() {
 fn sigterm_writes_out_the_message_log() {
     let dir = TempDir::new("sigterm");
     let config = config(&dir, "");
+    // An admin port of our own, to read the log writer's counters from /metrics.
+    let admin = format!("127.0.0.1:{}", free_port());
+    let text = std::fs::read_to_string(&config).expect("read config");
+    let text = text.replace(
+        "admin_listen = \"127.0.0.1:0\"",
+        &format!("admin_listen = \"{admin}\""),
+    );
+    std::fs::write(&config, text).expect("write config");
     let mut server = Proc::start(&["serve"], &config, false);
     server.wait_for("wxoa serving");
     let (_mock, base, _) = mock(&config);
@@ -343,6 +372,25 @@ fn sigterm_writes_out_the_message_log() {
             Some(json!({"text": format!("第{i}条"), "from": format!("oFollower{}", i % 4)})),
         );
         assert_eq!(delivery["outcome"]["sees"], "nothing", "{delivery}");
+    }
+    // The writer's counters reach /metrics (they are taken before the recorder exists
+    // otherwise, and record nowhere).
+    let deadline = Instant::now() + START_DEADLINE;
+    loop {
+        let metrics = http_text(&format!("http://{admin}/metrics"));
+        let written = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("wxoa_log_written_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        if written == Some(PUSHES as f64) {
+            assert!(metrics.contains("wxoa_log_queue_depth"), "{metrics}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "wxoa_log_written_total never reached {PUSHES}:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
     let pid = server.child.id().to_string();
     let killed = Command::new("kill")
