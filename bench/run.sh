@@ -289,7 +289,7 @@ END {
         split(med[keys[i]], f, "\t")
         runs = n[keys[i]] > 1 ? sprintf("%s s, median of %d", f[3], n[keys[i]]) : sprintf("%s s", f[3])
         ratio = floor > 0 ? sprintf("%.2f", f[4] / floor) : "-"
-        # CPU ratio: the floor's CPU time per request over this server's (higher is better).
+        # CPU ratio: floor CPU time per request over this server CPU time (higher is better).
         cpu_ratio = (floor_us > 0 && f[17] > 0) ? sprintf("%.2f", floor_us / f[17]) : "-"
         kept = (f[18] == "-") ? "-" : sprintf("%d of %d", f[18], f[8] + 1)
         line = sprintf("| %s | %s | %.0f | %s | %.2f | %s | %.3f | %.3f | %.1f | %.1f MB | %s %% | %s %% | %s | %s |",

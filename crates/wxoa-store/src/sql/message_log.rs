@@ -147,12 +147,16 @@ impl SqlMessageLog {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
+        let placeholders = match &self.db {
+            Db::Sqlite(_) => Placeholders::Anonymous,
+            Db::Postgres(_) => Placeholders::Numbered,
+        };
         with_pool!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             let mut ids = Vec::with_capacity(entries.len());
             for chunk in entries.chunks(ROWS_PER_STATEMENT) {
                 // The text is the same for every full chunk, so the prepared statement is reused.
-                let sql = sqlx::AssertSqlSafe(insert_statement(chunk.len()));
+                let sql = sqlx::AssertSqlSafe(insert_statement(chunk.len(), placeholders));
                 let mut query = sqlx::query_scalar::<_, i64>(sql);
                 for entry in chunk {
                     query = query
@@ -302,8 +306,17 @@ fn truncate(text: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{}{MARK}", &text[..end]))
 }
 
+/// How the multi-row insert names its parameters. SQLite looks a named parameter (`$7`) up by
+/// scanning all of the statement's names, so binding a 900-parameter insert by name costs
+/// quadratic time; anonymous `?` parameters are bound by position. PostgreSQL needs `$n`.
+#[derive(Debug, Clone, Copy)]
+enum Placeholders {
+    Anonymous,
+    Numbered,
+}
+
 /// The multi-row insert of `rows` entries, returning their ids.
-fn insert_statement(rows: usize) -> String {
+fn insert_statement(rows: usize, placeholders: Placeholders) -> String {
     let mut sql = String::with_capacity(INSERT_COLUMNS.len() + rows * VALUES_PER_ROW * 5 + 16);
     sql.push_str(INSERT_COLUMNS);
     for row in 0..rows {
@@ -315,8 +328,13 @@ fn insert_statement(rows: usize) -> String {
             if column > 0 {
                 sql.push_str(", ");
             }
-            // Writing to a String cannot fail.
-            let _ = write!(sql, "${}", row * VALUES_PER_ROW + column + 1);
+            match placeholders {
+                Placeholders::Anonymous => sql.push('?'),
+                // Writing to a String cannot fail.
+                Placeholders::Numbered => {
+                    let _ = write!(sql, "${}", row * VALUES_PER_ROW + column + 1);
+                }
+            }
         }
         sql.push(')');
     }
