@@ -28,12 +28,17 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// The config file option every command takes.
+/// The config file option every command takes, and which of its accounts to act for.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ConfigArg {
     /// The config file.
     #[arg(long, short = 'c', env = "WXOA_CONFIG", default_value = "wxoa.toml")]
     pub(crate) config: PathBuf,
+    /// The account to act for, by its name in [[accounts]] (default: its AppID). Needed by the
+    /// API commands, `rules` and `sim` when the config has several accounts; `serve`, `mock`
+    /// and `check` take every account unless it is given.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) account: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
