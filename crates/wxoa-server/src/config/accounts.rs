@@ -306,3 +306,143 @@ impl Config {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "wx1234567890abcdef";
+    const B: &str = "wxfedcba0987654321";
+    const KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("conf/wxoa.toml"))
+    }
+
+    fn two_accounts(extra_a: &str, extra_b: &str) -> String {
+        format!(
+            "[[rules]]\nname = \"shared\"\nkeyword = \"hi\"\nreply = {{ text = \"shared\" }}\n\n\
+             [[accounts]]\nname = \"shop\"\nappid = \"{A}\"\ntoken = \"tokenA\"\n{extra_a}\n\n\
+             [[accounts]]\nappid = \"{B}\"\ntoken = \"tokenB\"\nencoding_aes_key = \"{KEY}\"\n{extra_b}\n"
+        )
+    }
+
+    #[test]
+    fn the_single_account_form_is_one_account_named_by_its_appid() {
+        let c = load(&format!("[account]\nappid = \"{A}\"\ntoken = \"t\"\n")).unwrap();
+        assert!(!c.multi_account);
+        assert_eq!(c.accounts.len(), 1);
+        assert_eq!(c.account.name, A);
+        assert_eq!(c.server.path, "/wechat");
+        assert_eq!(c.accounts[0].server.path, "/wechat");
+        assert_eq!(c.account_names(), vec![A]);
+    }
+
+    #[test]
+    fn several_accounts_get_their_paths_names_and_rules() {
+        let text = two_accounts(
+            "placeholder = \"wait\"\nreply_deadline_ms = 3000\n[[accounts.rules]]\nname = \"own\"\nkeyword = \"x\"\nreply = { text = \"own\" }\n",
+            "path = \"/cb/b\"",
+        );
+        let c = load(&text).unwrap();
+        assert!(c.multi_account);
+        assert_eq!(c.account_names(), vec!["shop", B]);
+        let shop = &c.accounts[0];
+        assert_eq!(shop.server.path, format!("/wechat/{A}"));
+        assert_eq!(shop.server.placeholder, "wait");
+        assert_eq!(shop.server.reply_deadline_ms, 3000);
+        assert_eq!(shop.rules.len(), 1);
+        assert_eq!(shop.rule_specs[0].name, "own");
+        assert!(shop.account.crypt.is_none());
+        let b = &c.accounts[1];
+        assert_eq!(b.server.path, "/cb/b");
+        assert_eq!(b.server.reply_deadline_ms, 4500);
+        assert_eq!(b.rule_specs[0].name, "shared", "the top-level rules");
+        assert!(b.account.crypt.is_some());
+        // The first account is what single-account code sees.
+        assert_eq!(c.account.appid, A);
+        assert_eq!(c.server.path, format!("/wechat/{A}"));
+        let view = c.account_named(B).unwrap();
+        assert_eq!(view.account.appid, B);
+        assert_eq!(view.server.path, "/cb/b");
+        assert_eq!(view.rules.len(), 1);
+        assert_eq!(view.accounts.len(), 1);
+        let err = c.account_named("nope").unwrap_err().to_string();
+        assert!(
+            err.contains("nope") && err.contains("shop") && err.contains(B),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_rules_file_is_read_relative_to_the_config() {
+        let dir = std::env::temp_dir().join(format!(
+            "wxoa-accounts-rules-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(dir.join("rules")).unwrap();
+        std::fs::write(
+            dir.join("rules/b.toml"),
+            "[[rules]]\nname = \"from-file\"\nkeyword = \"f\"\nreply = { text = \"file\" }\n",
+        )
+        .unwrap();
+        let text = two_accounts("", "rules_file = \"rules/b.toml\"");
+        let c = Config::from_toml(&text, &dir.join("wxoa.toml")).unwrap();
+        assert_eq!(c.accounts[1].rule_specs[0].name, "from-file");
+        assert_eq!(c.rules_files(), vec![dir.join("rules/b.toml")]);
+        let missing = two_accounts("", "rules_file = \"rules/none.toml\"");
+        let err = Config::from_toml(&missing, &dir.join("wxoa.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("none.toml"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn mistakes_name_their_key() {
+        for (text, needle) in [
+            (
+                format!(
+                    "[account]\nappid = \"{A}\"\ntoken = \"t\"\n{}",
+                    two_accounts("", "")
+                ),
+                "cannot be used together with [account]",
+            ),
+            (
+                two_accounts(&format!("path = \"/wechat/{B}\""), ""),
+                "accounts[2].path",
+            ),
+            (two_accounts("", "name = \"shop\""), "accounts[2].name"),
+            (two_accounts("", "").replace(B, A), "accounts[2].appid"),
+            (two_accounts("", "name = \"a b\""), "accounts[2].name"),
+            (two_accounts("", "token = \"\""), "token"),
+            (
+                two_accounts("require_encryption = true", ""),
+                "accounts[1].require_encryption",
+            ),
+            (two_accounts("path = \"nope\"", ""), "accounts[1].path"),
+            (two_accounts("path = \"/a/{id}\"", ""), "accounts[1].path"),
+            (
+                two_accounts("reply_deadline_ms = 5", ""),
+                "accounts[1].reply_deadline_ms",
+            ),
+            (
+                two_accounts(
+                    "rules_file = \"x.toml\"\n[[accounts.rules]]\nname = \"r\"\nkeyword = \"k\"\nreply = { text = \"t\" }",
+                    "",
+                ),
+                "accounts[1].rules_file",
+            ),
+            (two_accounts("tokne = \"x\"", ""), "tokne"),
+            (
+                format!("[server]\npath = \"/x\"\n{}", two_accounts("", "")),
+                "server.path",
+            ),
+            ("[server]\n".to_owned(), "account"),
+        ] {
+            let err = load(&text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+    }
+}
