@@ -296,3 +296,44 @@ async fn two_accounts_tokens_are_kept_apart_in_one_store() {
     connected.store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn reload_gives_each_account_its_own_new_rules() {
+    let dir = std::env::temp_dir().join(format!(
+        "wxoa-accounts-reload-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("wxoa.toml");
+    std::fs::write(&path, config_text()).unwrap();
+    let config = Config::load(&path).unwrap();
+    let apps: Vec<Arc<App>> = config
+        .each_account()
+        .iter()
+        .map(|view| Arc::new(App::new(view, Arc::new(FixedClock::new(NOW)))))
+        .collect();
+    let accounts = Accounts::new(apps).unwrap();
+    std::fs::write(&path, config_text().replace("B says hi", "B says hello")).unwrap();
+    for app in accounts.iter() {
+        assert_eq!(wxoa_server::reload::reload_rules(app, &path).unwrap(), 1);
+    }
+    let a = format!("/wechat/{APPID_A}?{}", plain_query(TOKEN_A, "11"));
+    let (_, body) = send(&accounts, "POST", &a, text_xml("hi", 11)).await;
+    assert_eq!(field(&body, "Content").as_deref(), Some("A says hi"));
+    let (query, push) = safe_push(&text_xml("hi", 12), TOKEN_B, KEY_B);
+    let (_, body) = send(&accounts, "POST", &format!("/wx/b?{query}"), push).await;
+    assert_eq!(
+        field(&open_b_reply(&body), "Content").as_deref(),
+        Some("B says hello")
+    );
+    // An account renamed away keeps its rules, and the error names it.
+    std::fs::write(&path, config_text().replace("name = \"safe\"", "name = \"other\"")).unwrap();
+    let b = accounts.by_name("safe").unwrap();
+    let err = wxoa_server::reload::reload_rules(b, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("safe") && err.contains("other"), "{err}");
+    assert_eq!(b.rules().len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
