@@ -328,7 +328,11 @@ async fn reload_gives_each_account_its_own_new_rules() {
         Some("B says hello")
     );
     // An account renamed away keeps its rules, and the error names it.
-    std::fs::write(&path, config_text().replace("name = \"safe\"", "name = \"other\"")).unwrap();
+    std::fs::write(
+        &path,
+        config_text().replace("name = \"safe\"", "name = \"other\""),
+    )
+    .unwrap();
     let b = accounts.by_name("safe").unwrap();
     let err = wxoa_server::reload::reload_rules(b, &path)
         .unwrap_err()
