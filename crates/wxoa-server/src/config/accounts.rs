@@ -26,6 +26,10 @@ pub(crate) struct RawAccountEntry {
     appid: String,
     #[serde(default, deserialize_with = "lenient_string")]
     secret: String,
+    /// The environment variable holding the AppSecret (`WXOA_ACCOUNT__SECRET` cannot reach an
+    /// `[[accounts]]` entry).
+    #[serde(default)]
+    secret_env: String,
     #[serde(deserialize_with = "lenient_string")]
     token: String,
     #[serde(default, deserialize_with = "lenient_string")]
@@ -159,10 +163,26 @@ pub(super) fn validate_entries(
                 ),
             ));
         };
+        let secret = match (e.secret.is_empty(), e.secret_env.trim()) {
+            (_, "") => e.secret,
+            (true, var) => std::env::var(var).map_err(|_| {
+                invalid(
+                    &key("secret_env"),
+                    format!("names {var}, which is not set in the environment"),
+                )
+            })?,
+            (false, _) => {
+                return Err(invalid(
+                    &key("secret_env"),
+                    "cannot be used together with secret: keep the AppSecret in one place"
+                        .to_owned(),
+                ));
+            }
+        };
         let account = validate_account(
             RawAccount {
                 appid: e.appid,
-                secret: e.secret,
+                secret,
                 token: e.token,
                 encoding_aes_key: e.encoding_aes_key,
                 require_encryption: e.require_encryption,
@@ -375,6 +395,20 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure type
+    fn secret_env_reads_the_appsecret_from_the_environment() {
+        use secrecy::ExposeSecret as _;
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SHOP_APPSECRET", "fromtheenv");
+            let c = load(&two_accounts("secret_env = \"SHOP_APPSECRET\"", ""))
+                .map_err(|e| e.to_string())?;
+            assert_eq!(c.accounts[0].account.secret.expose_secret(), "fromtheenv");
+            assert_eq!(c.accounts[1].account.secret.expose_secret(), "");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn a_rules_file_is_read_relative_to_the_config() {
         let dir = std::env::temp_dir().join(format!(
             "wxoa-accounts-rules-{}-{}",
@@ -435,6 +469,14 @@ mod tests {
                 "accounts[1].rules_file",
             ),
             (two_accounts("tokne = \"x\"", ""), "tokne"),
+            (
+                two_accounts("secret_env = \"WXOA_TEST_SURELY_UNSET_SECRET\"", ""),
+                "accounts[1].secret_env",
+            ),
+            (
+                two_accounts("secret = \"s\"\nsecret_env = \"HOME\"", ""),
+                "accounts[1].secret_env",
+            ),
             (
                 format!("[server]\npath = \"/x\"\n{}", two_accounts("", "")),
                 "server.path",

@@ -97,7 +97,7 @@ pub(crate) fn run(args: &MockArgs) -> anyhow::Result<ExitCode> {
         }
         let _ = writeln!(
             out,
-            "  pushes: POST {base}/mock/push {{\"text\":\"帮助\"}} → {callback} as {appid} ({default_mode} mode unless the push says \"mode\")"
+            "  pushes: POST {base}/mock/push {{\"text\":\"帮助\"}} → {callback} ({default_mode} mode unless the push says \"mode\"), as {appid}"
         );
         let _ = writeln!(
             out,

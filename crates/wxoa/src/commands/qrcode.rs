@@ -91,6 +91,7 @@ mod tests {
         QrcodeCreateArgs {
             config: ConfigArg {
                 config: PathBuf::from("wxoa.toml"),
+                account: None,
             },
             scene: scene.to_owned(),
             expire,

@@ -106,6 +106,7 @@ mod tests {
         TemplateSendArgs {
             config: ConfigArg {
                 config: PathBuf::from("wxoa.toml"),
+                account: None,
             },
             to: "OPENID".to_owned(),
             template_id: "T1".to_owned(),
