@@ -283,12 +283,18 @@ impl Config {
     pub fn for_account(&self, index: usize) -> Config {
         let entry = &self.accounts[index];
         Config {
+            source: self.source.clone(),
+            base_dir: self.base_dir.clone(),
             server: entry.server.clone(),
             account: entry.account.clone(),
+            api: self.api.clone(),
+            store: self.store.clone(),
+            admin: self.admin.clone(),
             rule_specs: entry.rule_specs.clone(),
             rules: Arc::clone(&entry.rules),
             accounts: vec![entry.clone()],
-            ..self.clone()
+            multi_account: self.multi_account,
+            resources: self.resources.clone(),
         }
     }
 
