@@ -236,6 +236,42 @@ async fn a_path_of_no_account_is_404_in_plain_text() {
     }
 }
 
+/// A mock platform serving A (`secretA`) and B (`secretB`), and its base URL.
+async fn mock_platform() -> (wxoa_mock::api::MockPlatform, String) {
+    let platform = wxoa_mock::api::MockPlatform::new(
+        wxoa_mock::api::MockConfig::new(APPID_A, "secretA").with_app(APPID_B, "secretB"),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let serving = platform.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+    (platform, base)
+}
+
+/// A's and B's clients, sharing `store`, get each its own token, and keep getting it.
+async fn assert_tokens_apart(
+    a: &wxoa_api::Client,
+    b: &wxoa_api::Client,
+    store: &dyn wxoa_api::TokenStore,
+    platform: &wxoa_mock::api::MockPlatform,
+) {
+    let token_a = a.access_token().await.unwrap().value;
+    let token_b = b.access_token().await.unwrap().value;
+    assert_ne!(token_a, token_b, "each AppID has its own token");
+    // Asked again, each gets its own back from the store, not the other's.
+    assert_eq!(a.access_token().await.unwrap().value, token_a);
+    assert_eq!(b.access_token().await.unwrap().value, token_b);
+    for (appid, token) in [(APPID_A, &token_a), (APPID_B, &token_b)] {
+        let stored = store
+            .get(&format!("{appid}:stable_token"))
+            .await
+            .unwrap()
+            .map(|t| t.value);
+        assert_eq!(stored.as_ref(), Some(token), "{appid}");
+    }
+    assert_eq!(platform.token_fetches().issued, 2, "one fetch each");
+}
+
 #[tokio::test]
 async fn two_accounts_tokens_are_kept_apart_in_one_store() {
     let dir = std::env::temp_dir().join(format!(
@@ -244,13 +280,7 @@ async fn two_accounts_tokens_are_kept_apart_in_one_store() {
         rand::random::<u32>()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let platform = wxoa_mock::api::MockPlatform::new(
-        wxoa_mock::api::MockConfig::new(APPID_A, "secretA").with_app(APPID_B, "secretB"),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let serving = platform.clone();
-    tokio::spawn(async move { serving.serve(listener).await });
+    let (platform, base) = mock_platform().await;
     let text = format!(
         "{}\n[api]\nbase_url = \"{base}\"\n[store]\nurl = \"sqlite://wxoa.db\"\nmessage_log = false\n",
         config_text()
@@ -272,29 +302,55 @@ async fn two_accounts_tokens_are_kept_apart_in_one_store() {
     .await
     .unwrap();
     let client = |i: usize| connected.accounts[i].api.clone().expect("a secret is set");
-    let (a, b) = (client(0), client(1));
-    let token_a = a.access_token().await.unwrap().value;
-    let token_b = b.access_token().await.unwrap().value;
-    assert_ne!(token_a, token_b, "each AppID has its own token");
-    // Asked again, each gets its own back from the store, not the other's.
-    assert_eq!(a.access_token().await.unwrap().value, token_a);
-    assert_eq!(b.access_token().await.unwrap().value, token_b);
     let store = connected.store.token_store();
-    let stored = |appid: &str| {
-        let store = &store;
-        let key = format!("{appid}:stable_token");
-        async move {
-            wxoa_api::TokenStore::get(store, &key)
-                .await
-                .unwrap()
-                .map(|t| t.value)
-        }
-    };
-    assert_eq!(stored(APPID_A).await.as_deref(), Some(token_a.as_str()));
-    assert_eq!(stored(APPID_B).await.as_deref(), Some(token_b.as_str()));
-    assert_eq!(platform.token_fetches().issued, 2, "one fetch each");
+    assert_tokens_apart(&client(0), &client(1), &store, &platform).await;
     connected.store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn two_accounts_tokens_are_kept_apart_in_redis() {
+    let Ok(url) = std::env::var("WXOA_TEST_REDIS_URL") else {
+        println!("skipped: WXOA_TEST_REDIS_URL is not set");
+        return;
+    };
+    let prefix = format!(
+        "wxoa_test_accounts_{}_{}:",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let redis = wxoa_store::RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .with_prefix(&prefix);
+    let (platform, base) = mock_platform().await;
+    let client = |appid: &str, secret: &str| {
+        wxoa_api::Client::builder(appid.to_owned(), secrecy::SecretString::from(secret))
+            .base_url(base.clone())
+            .token_store(Arc::new(redis.token_store()))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (client(APPID_A, "secretA"), client(APPID_B, "secretB"));
+    let store = redis.token_store();
+    assert_tokens_apart(&a, &b, &store, &platform).await;
+    // Leave nothing behind.
+    let mut raw = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "the tokens were stored under the prefix");
+    let _: () = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
