@@ -397,3 +397,45 @@ async fn reload_gives_each_account_its_own_new_rules() {
     assert_eq!(b.rules().len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_same_msg_id_to_two_accounts_is_two_pushes_in_the_shared_dedup_store() {
+    let dir = std::env::temp_dir().join(format!(
+        "wxoa-accounts-dedup-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = format!(
+        "{}\n[store]\nurl = \"sqlite://wxoa.db\"\nmessage_log = false\n",
+        config_text()
+    );
+    let config = Config::from_toml(&text, &dir.join("wxoa.toml")).unwrap();
+    let clock = Arc::new(FixedClock::new(NOW));
+    // As CGI processes do: dedup through the store, which every account shares.
+    let connected = wxoa_server::backends::connect_accounts(
+        &config,
+        clock.clone(),
+        wxoa_server::backends::DedupScope::Store,
+    )
+    .await
+    .unwrap();
+    let apps = connected
+        .accounts
+        .into_iter()
+        .map(|a| Arc::new(App::with_backends(&a.config, clock.clone(), a.backends)))
+        .collect();
+    let accounts = Accounts::new(apps).unwrap();
+    let a = format!("/wechat/{APPID_A}?{}", plain_query(TOKEN_A, "13"));
+    let (_, body) = send(&accounts, "POST", &a, text_xml("hi", 1313)).await;
+    assert_eq!(field(&body, "Content").as_deref(), Some("A says hi"));
+    let (query, push) = safe_push(&text_xml("hi", 1313), TOKEN_B, KEY_B);
+    let (_, body) = send(&accounts, "POST", &format!("/wx/b?{query}"), push).await;
+    assert_eq!(
+        field(&open_b_reply(&body), "Content").as_deref(),
+        Some("B says hi"),
+        "not A's answer from the shared store"
+    );
+    connected.store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
