@@ -651,7 +651,7 @@ impl Config {
             (Some(_), false) => {
                 return Err(invalid(
                     "accounts",
-                    "cannot be used together with [account]: write one account as [account], or every account as [[accounts]]".to_owned(),
+                    "cannot be used together with [account] (a section, or a WXOA_ACCOUNT__<KEY> environment override): write one account as [account], or every account as [[accounts]]".to_owned(),
                 ));
             }
             (None, true) => {

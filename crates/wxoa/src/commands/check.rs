@@ -92,6 +92,17 @@ async fn checklist(path: &Path, only: Option<&str>) -> Vec<Check> {
         }
         return several_accounts(&loaded, &sections, checks).await;
     }
+    if let (Some(only), Ok(config)) = (only, &loaded)
+        && let Err(e) = config.account_named(only)
+    {
+        checks.push(Check::fail(
+            "account",
+            e.to_string(),
+            "用 --account 指定配置中账号的名字（[account] 的名字是它的 appid）。",
+            "Name the config's account with --account (the name of [account] is its appid).",
+        ));
+        return checks;
+    }
     checks.push(account::appid(&raw));
     checks.push(account::token(&raw));
     checks.push(account::encoding_aes_key(&raw));
