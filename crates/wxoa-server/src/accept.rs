@@ -25,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
-use crate::app::App;
+use crate::accounts::Accounts;
 use crate::config::ServerConfig;
 use crate::edge;
 use crate::linger::{LingerLimits, Lingering};
@@ -80,15 +80,15 @@ impl std::fmt::Debug for TlsSetup {
 /// finish the requests in flight.
 pub(crate) async fn serve_connections<F>(
     listener: TcpListener,
-    app: Arc<App>,
+    accounts: Accounts,
     tls: Option<TlsSetup>,
     shutdown: F,
 ) -> io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let limits = ConnectionLimits::from_config(app.server());
-    let service = TowerToHyperService::new(edge::router(app));
+    let limits = ConnectionLimits::from_config(accounts.first().server());
+    let service = TowerToHyperService::new(edge::accounts_router(&accounts));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)

@@ -212,7 +212,7 @@ impl App {
             holder: format!("{}-{:016x}", std::process::id(), rand::random::<u64>()),
             clock,
             rules_generation: tokio::sync::watch::Sender::new(0),
-            metrics: PushMetrics::default(),
+            metrics: PushMetrics::for_account(&config.account.name),
         }
     }
 
@@ -380,8 +380,9 @@ impl App {
             }
             Claimed::First { key, pending } => {
                 if let Some(shared) = self.backends.shared_dedup.clone() {
+                    let shared_key = self.shared_key(&key);
                     match shared
-                        .claim(&key, &self.holder, SHARED_LEASE, DEDUP_WINDOW)
+                        .claim(&shared_key, &self.holder, SHARED_LEASE, DEDUP_WINDOW)
                         .await
                     {
                         Ok(DedupClaim::Done(answer)) => {
@@ -393,7 +394,7 @@ impl App {
                             // Another process handles it: wait for its answer within the budget.
                             drop(pending);
                             let budget = self.deadline().saturating_sub(started.elapsed());
-                            return match shared.wait(&key, budget).await {
+                            return match shared.wait(&shared_key, budget).await {
                                 Ok(Some(answer)) => (
                                     Arc::new(handled_from_json(&answer).unwrap_or_default()),
                                     Source::Coalesced,
@@ -580,10 +581,20 @@ impl App {
             .remove(key);
     }
 
+    /// The key of a push in the shared dedup store, which every account of every process
+    /// uses: the push's own key within the account's AppID.
+    fn shared_key(&self, key: &str) -> String {
+        format!("{}|{key}", self.account.appid)
+    }
+
     async fn finish_shared(&self, key: &str, handled: &Handled) {
         if let Some(shared) = &self.backends.shared_dedup
             && let Err(e) = shared
-                .complete(key, &self.holder, &handled_to_json(handled))
+                .complete(
+                    &self.shared_key(key),
+                    &self.holder,
+                    &handled_to_json(handled),
+                )
                 .await
         {
             tracing::warn!(error = %e, "shared dedup: answer not recorded");

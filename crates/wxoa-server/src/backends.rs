@@ -102,7 +102,29 @@ pub fn api_client_builder(config: &Config) -> wxoa_api::ClientBuilder {
         .timeout(Duration::from_millis(config.api.timeout_ms))
 }
 
-/// Connect everything `config` asks for.
+/// One account's backends, over the pieces every account shares.
+#[derive(Debug)]
+pub struct AccountBackends {
+    /// The account's view of the config (see [`Config::for_account`]).
+    pub config: Config,
+    /// What its [`App`](crate::App) uses.
+    pub backends: Backends,
+    /// Its API client, when its AppSecret is configured.
+    pub api: Option<wxoa_api::Client>,
+}
+
+/// Every account's backends and the shared handles that must be closed on shutdown.
+#[derive(Debug)]
+pub struct ConnectedAccounts {
+    /// One entry per account, in config order.
+    pub accounts: Vec<AccountBackends>,
+    /// The SQL store all accounts share (closed on shutdown).
+    pub store: Store,
+    /// The message log's writer all accounts share, when `store.message_log` is on.
+    pub log_writer: Option<LogWriter>,
+}
+
+/// Connect everything `config` asks for, for its first (with `[account]`, only) account.
 ///
 /// # Errors
 /// A store does not open, or a client cannot be built; the error names the setting.
@@ -111,6 +133,27 @@ pub async fn connect(
     clock: Arc<dyn Clock>,
     scope: DedupScope,
 ) -> Result<Connected, BackendError> {
+    let mut connected = connect_accounts(&config.for_account(0), clock, scope).await?;
+    let first = connected.accounts.remove(0);
+    Ok(Connected {
+        backends: first.backends,
+        store: connected.store,
+        api: first.api,
+        log_writer: connected.log_writer,
+    })
+}
+
+/// Connect the stores once and every account of `config` over them: sessions, parked
+/// results, tokens and dedup are kept apart by AppID; the HTTP client and the message log's
+/// writer are shared.
+///
+/// # Errors
+/// A store does not open, or a client cannot be built; the error names the setting.
+pub async fn connect_accounts(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    scope: DedupScope,
+) -> Result<ConnectedAccounts, BackendError> {
     let store = Store::open(&config.store.url, &config.base_dir).await?;
     let redis = match &config.store.redis_url {
         Some(url) => Some(RedisStore::connect(url).await?),
@@ -129,15 +172,17 @@ pub async fn connect(
                 // The one writer of parked results: index them in memory.
                 DedupScope::Process => {
                     let parking = store.parking();
-                    let known = parking
-                        .parked_openids(&config.account.appid)
-                        .await
-                        .map_err(|e| BackendError::Parking(e.to_string()))?;
-                    let appid = config.account.appid.clone();
-                    Arc::new(IndexedParking::new(
-                        Arc::new(parking),
-                        known.into_iter().map(move |o| (appid.clone(), o)),
-                    )) as Arc<dyn ParkingBackend>
+                    let mut known = Vec::new();
+                    for entry in &config.accounts {
+                        let appid = &entry.account.appid;
+                        let openids = parking
+                            .parked_openids(appid)
+                            .await
+                            .map_err(|e| BackendError::Parking(e.to_string()))?;
+                        known.extend(openids.into_iter().map(|o| (appid.clone(), o)));
+                    }
+                    Arc::new(IndexedParking::new(Arc::new(parking), known))
+                        as Arc<dyn ParkingBackend>
                 }
                 DedupScope::Store => Arc::new(store.parking()),
             },
@@ -148,30 +193,7 @@ pub async fn connect(
             },
         ),
     };
-    let api = if config.account.secret.expose_secret().is_empty() {
-        tracing::info!("account.secret is empty: late results are parked, never sent by 客服消息");
-        None
-    } else {
-        Some(
-            api_client_builder(config)
-                .token_store(token_store)
-                .build()?,
-        )
-    };
-    let delivery = Delivery::new(
-        &config.account.appid,
-        api.clone(),
-        parking,
-        Arc::clone(&clock),
-    );
-    let services = Services::new(
-        Arc::new(StoredSessions {
-            appid: config.account.appid.clone(),
-            backend: sessions,
-        }),
-        Arc::new(delivery.clone()),
-        HttpClient::new()?,
-    );
+    let http = HttpClient::new()?;
     let (message_log, log_writer) = if config.store.message_log {
         let (log, writer) = LogWriter::spawn(
             Arc::new(store.message_log()),
@@ -179,21 +201,56 @@ pub async fn connect(
                 capacity: config.store.log_queue,
                 retention_days: config.store.log_retention_days,
             },
-            clock,
+            Arc::clone(&clock),
         );
         (Some(log), Some(writer))
     } else {
         (None, None)
     };
-    Ok(Connected {
-        backends: Backends {
-            services,
-            delivery,
-            shared_dedup,
-            message_log,
-        },
+    let mut accounts = Vec::with_capacity(config.accounts.len());
+    for view in config.each_account() {
+        let appid = view.account.appid.clone();
+        let api = if view.account.secret.expose_secret().is_empty() {
+            tracing::info!(
+                account = %view.account.name,
+                "the account's secret is empty: late results are parked, never sent by 客服消息"
+            );
+            None
+        } else {
+            Some(
+                api_client_builder(&view)
+                    .token_store(Arc::clone(&token_store))
+                    .build()?,
+            )
+        };
+        let delivery = Delivery::new(
+            &appid,
+            api.clone(),
+            Arc::clone(&parking),
+            Arc::clone(&clock),
+        );
+        let services = Services::new(
+            Arc::new(StoredSessions {
+                appid,
+                backend: Arc::clone(&sessions),
+            }),
+            Arc::new(delivery.clone()),
+            http.clone(),
+        );
+        accounts.push(AccountBackends {
+            config: view,
+            backends: Backends {
+                services,
+                delivery,
+                shared_dedup: shared_dedup.clone(),
+                message_log: message_log.clone(),
+            },
+            api,
+        });
+    }
+    Ok(ConnectedAccounts {
+        accounts,
         store,
-        api,
         log_writer,
     })
 }

@@ -1,9 +1,11 @@
 //! CGI mode: one request from the CGI environment (REQUEST_METHOD, QUERY_STRING,
-//! CONTENT_LENGTH, stdin), one CGI response on stdout, with the same edge behaviour as `serve`.
+//! CONTENT_LENGTH, stdin; PATH_INFO / SCRIPT_NAME choose the account), one CGI response on
+//! stdout, with the same edge behaviour as `serve`.
 
 use std::io::{Read, Write};
 
 use crate::app::App;
+use crate::config::Config;
 use crate::error::EdgeError;
 use crate::service::{self, EdgeRequest, EdgeResponse};
 
@@ -55,6 +57,34 @@ where
         query,
         body,
     })
+}
+
+/// Which account of `config` a CGI request is for (an index into [`Config::accounts`]): with
+/// `[account]` the only one; with `[[accounts]]` the one whose callback path is PATH_INFO, or
+/// SCRIPT_NAME followed by PATH_INFO. `None` when no account's path matches.
+pub fn account_for_request<F>(config: &Config, var: F) -> Option<usize>
+where
+    F: Fn(&str) -> Option<String>,
+{
+    if !config.multi_account {
+        return Some(0);
+    }
+    let info = var("PATH_INFO").unwrap_or_default();
+    let full = format!("{}{info}", var("SCRIPT_NAME").unwrap_or_default());
+    config
+        .accounts
+        .iter()
+        .position(|e| e.server.path == info || e.server.path == full)
+}
+
+/// The answer to a CGI request for a path where no account is.
+#[must_use]
+pub fn not_found() -> EdgeResponse {
+    EdgeResponse {
+        status: 404,
+        content_type: "text/plain; charset=utf-8",
+        body: "not found: no account's callback is at this path\n".to_owned(),
+    }
 }
 
 /// Write `response` as a CGI response (Status and Content-Type headers, a blank line, the
@@ -166,6 +196,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("CONTENT_LENGTH"));
+    }
+
+    #[test]
+    fn the_account_is_chosen_by_path_info_or_the_whole_path() {
+        let text = "[[accounts]]\nname = \"a\"\nappid = \"wx1234567890abcdef\"\ntoken = \"ta\"\n\n[[accounts]]\nname = \"b\"\nappid = \"wxfedcba0987654321\"\ntoken = \"tb\"\npath = \"/cgi-bin/wxoa/b\"\n";
+        let config = Config::from_toml(text, std::path::Path::new("wxoa.toml")).unwrap();
+        let pick = |pairs: &[(&str, &str)]| account_for_request(&config, env(pairs));
+        assert_eq!(
+            pick(&[("PATH_INFO", "/wechat/wx1234567890abcdef")]),
+            Some(0)
+        );
+        assert_eq!(
+            pick(&[("SCRIPT_NAME", "/cgi-bin/wxoa"), ("PATH_INFO", "/b")]),
+            Some(1)
+        );
+        assert_eq!(pick(&[("PATH_INFO", "/wechat/wxfedcba0987654321")]), None);
+        assert_eq!(pick(&[]), None);
+        let single = Config::from_toml(
+            "[account]\nappid = \"wx1234567890abcdef\"\ntoken = \"t\"\n",
+            std::path::Path::new("wxoa.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            account_for_request(&single, env(&[("PATH_INFO", "/x")])),
+            Some(0)
+        );
+        assert_eq!(not_found().status, 404);
     }
 
     #[test]

@@ -11,9 +11,13 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::SecretString;
 use serde::Deserialize;
-use wxoa_proto::crypto::{AesKey, MsgCrypt};
+use wxoa_proto::crypto::MsgCrypt;
 
 use crate::rules::{RuleSet, RuleSpec};
+
+mod accounts;
+
+pub use self::accounts::AccountEntry;
 
 /// The environment variable that names the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "WXOA_CONFIG";
@@ -45,14 +49,25 @@ pub enum ConfigError {
     Invalid {
         /// The file.
         path: PathBuf,
-        /// The dotted key, e.g. `account.encoding_aes_key`.
-        key: &'static str,
+        /// The dotted key, e.g. `account.encoding_aes_key` or `accounts[2].token`.
+        key: String,
         /// What is wrong, e.g. "must be 43 base64 characters, got 42".
         message: String,
     },
     /// The rules do not compile.
     #[error(transparent)]
     Rules(#[from] crate::rules::RuleError),
+    /// No account of the config has this name (a reload after the account was renamed or
+    /// removed, or `--account` naming none of them).
+    #[error("{path}: no account named {name:?} (the accounts are: {known})")]
+    NoSuchAccount {
+        /// The file.
+        path: PathBuf,
+        /// The name asked for.
+        name: String,
+        /// The names there are, comma-separated.
+        known: String,
+    },
     /// A `[[tables]]` entry or the `[script]` section cannot be used (see [`crate::actions`]).
     #[error("{path}: {source}")]
     Actions {
@@ -82,7 +97,8 @@ pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
 #[serde(deny_unknown_fields, default)]
 struct RawServer {
     listen: String,
-    path: String,
+    /// `None`: `/wechat` for `[account]`; each `[[accounts]]` entry has its own path.
+    path: Option<String>,
     reply_deadline_ms: u64,
     placeholder: String,
     timestamp_skew_secs: u64,
@@ -102,7 +118,7 @@ impl Default for RawServer {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".to_owned(),
-            path: "/wechat".to_owned(),
+            path: None,
             reply_deadline_ms: 4500,
             placeholder: "正在处理，请稍候…".to_owned(),
             timestamp_skew_secs: 300,
@@ -123,7 +139,7 @@ impl Default for RawServer {
 /// `[account]`: the 公众号's identity and its 服务器配置.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawAccount {
+pub(crate) struct RawAccount {
     #[serde(deserialize_with = "lenient_string")]
     appid: String,
     #[serde(default, deserialize_with = "lenient_string")]
@@ -204,7 +220,12 @@ impl Default for RawAdmin {
 struct RawConfig {
     #[serde(default)]
     server: RawServer,
-    account: RawAccount,
+    /// The single-account form.
+    #[serde(default)]
+    account: Option<RawAccount>,
+    /// The several-accounts form (see [`accounts`]).
+    #[serde(default)]
+    accounts: Vec<accounts::RawAccountEntry>,
     #[serde(default)]
     api: RawApi,
     #[serde(default)]
@@ -282,9 +303,11 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
 }
 
-/// `[account]`, validated.
+/// `[account]` or one `[[accounts]]` entry, validated.
 #[derive(Clone)]
 pub struct AccountConfig {
+    /// What `--account` and the metrics' `account` label call it (default: the AppID).
+    pub name: String,
     /// The AppID (`wx…`).
     pub appid: String,
     /// The AppSecret (empty when only the callback is used).
@@ -300,6 +323,7 @@ pub struct AccountConfig {
 impl std::fmt::Debug for AccountConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AccountConfig")
+            .field("name", &self.name)
             .field("appid", &self.appid)
             .field("secret", &"[redacted]")
             .field("token", &"[redacted]")
@@ -378,9 +402,11 @@ pub struct Config {
     pub source: PathBuf,
     /// The directory relative paths are resolved against (the file's own directory).
     pub base_dir: PathBuf,
-    /// `[server]`.
+    /// `[server]`, with the first account's callback path and overrides (see
+    /// [`Config::accounts`]).
     pub server: ServerConfig,
-    /// `[account]`.
+    /// The first (with `[account]`, the only) account. Code serving several accounts goes
+    /// through [`Config::accounts`] or [`Config::each_account`].
     pub account: AccountConfig,
     /// `[api]`.
     pub api: ApiConfig,
@@ -388,10 +414,15 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[admin]`.
     pub admin: AdminConfig,
-    /// The `[[rules]]` as written.
+    /// The first account's rules as written.
     pub rule_specs: Vec<RuleSpec>,
-    /// The rules, compiled.
+    /// The first account's rules, compiled.
     pub rules: std::sync::Arc<RuleSet>,
+    /// Every account in file order (one for `[account]`), each with its callback path, server
+    /// overrides and rules.
+    pub accounts: Vec<AccountEntry>,
+    /// Whether the file uses `[[accounts]]` (several accounts, each at its own path).
+    pub multi_account: bool,
     /// The `[[tables]]`, loaded, and the `[script]` settings (also compiled into `rules`).
     pub resources: crate::actions::Resources,
 }
@@ -443,9 +474,9 @@ impl Config {
     }
 
     fn validate(raw: RawConfig, path: &Path) -> Result<Self, ConfigError> {
-        let invalid = |key: &'static str, message: String| ConfigError::Invalid {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
             path: path.to_owned(),
-            key,
+            key: key.to_owned(),
             message,
         };
         let base_dir = path
@@ -478,24 +509,11 @@ impl Config {
                 ),
             )
         })?;
-        if !s.path.starts_with('/') || s.path.contains(['?', '#', ' ']) {
-            return Err(invalid(
-                "server.path",
-                format!(
-                    "must start with / and contain no ?, # or spaces, got {:?}",
-                    s.path
-                ),
-            ));
+        if let Some(path) = &s.path {
+            check_callback_path(path).map_err(|m| invalid("server.path", m))?;
         }
-        if !(100..=60_000).contains(&s.reply_deadline_ms) {
-            return Err(invalid(
-                "server.reply_deadline_ms",
-                format!(
-                    "must be between 100 and 60000 (the platform waits 5000 ms), got {}",
-                    s.reply_deadline_ms
-                ),
-            ));
-        }
+        check_reply_deadline(s.reply_deadline_ms)
+            .map_err(|m| invalid("server.reply_deadline_ms", m))?;
         if s.max_body_bytes < 1024 {
             return Err(invalid(
                 "server.max_body_bytes",
@@ -556,36 +574,6 @@ impl Config {
             ));
         }
 
-        let a = raw.account;
-        if !looks_like_appid(&a.appid) {
-            return Err(invalid(
-                "account.appid",
-                format!(
-                    "must look like wx followed by 16 letters or digits (AppID in 设置与开发 → 基本配置), got {:?}",
-                    a.appid
-                ),
-            ));
-        }
-        if a.token.is_empty() {
-            return Err(invalid(
-                "account.token",
-                "must be set to the Token of 服务器配置".to_owned(),
-            ));
-        }
-        let crypt = if a.encoding_aes_key.is_empty() {
-            None
-        } else {
-            let key = AesKey::from_encoding_aes_key(&a.encoding_aes_key)
-                .map_err(|e| invalid("account.encoding_aes_key", key_message(&e)))?;
-            Some(MsgCrypt::from_key(key, &a.appid))
-        };
-        if a.require_encryption && crypt.is_none() {
-            return Err(invalid(
-                "account.require_encryption",
-                "needs account.encoding_aes_key (安全模式 pushes are encrypted)".to_owned(),
-            ));
-        }
-
         let api = raw.api;
         if !(api.base_url.starts_with("http://") || api.base_url.starts_with("https://")) {
             return Err(invalid(
@@ -641,35 +629,73 @@ impl Config {
                 path: path.to_owned(),
                 source,
             })?;
-        let rules = RuleSet::compile_with(&raw.rules, path, &resources)?;
+        let server = ServerConfig {
+            listen,
+            path: s.path.clone().unwrap_or_else(|| "/wechat".to_owned()),
+            reply_deadline_ms: s.reply_deadline_ms,
+            placeholder: s.placeholder,
+            timestamp_skew_secs: s.timestamp_skew_secs,
+            max_body_bytes: s.max_body_bytes,
+            max_connections: s.max_connections,
+            max_header_bytes: s.max_header_bytes,
+            header_timeout_ms: s.header_timeout_ms,
+            body_timeout_ms: s.body_timeout_ms,
+            dedup_max_keys: s.dedup_max_keys,
+            public_url,
+            admin_listen,
+            tls_cert,
+            tls_key,
+        };
+        let multi_account = !raw.accounts.is_empty();
+        let accounts = match (raw.account, raw.accounts.is_empty()) {
+            (Some(_), false) => {
+                return Err(invalid(
+                    "accounts",
+                    "cannot be used together with [account] (a section, or a WXOA_ACCOUNT__<KEY> environment override): write one account as [account], or every account as [[accounts]]".to_owned(),
+                ));
+            }
+            (None, true) => {
+                return Err(ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: "missing field `account`: add an [account] section (or [[accounts]] entries)".to_owned(),
+                });
+            }
+            (Some(account), true) => {
+                let account = accounts::validate_account(account, None, "account", &invalid)?;
+                let rules = RuleSet::compile_with(&raw.rules, path, &resources)?;
+                vec![AccountEntry {
+                    account,
+                    server: server.clone(),
+                    rule_specs: raw.rules.clone(),
+                    rules: std::sync::Arc::new(rules),
+                    rules_source: path.to_owned(),
+                }]
+            }
+            (None, false) => {
+                if s.path.is_some() {
+                    return Err(invalid(
+                        "server.path",
+                        "applies to [account] only: give each [[accounts]] entry its own path (default /wechat/APPID)".to_owned(),
+                    ));
+                }
+                accounts::validate_entries(
+                    raw.accounts,
+                    &raw.rules,
+                    &server,
+                    path,
+                    &base_dir,
+                    &resources,
+                    &invalid,
+                )?
+            }
+        };
+        let first = &accounts[0];
 
         Ok(Self {
             source: path.to_owned(),
             base_dir,
-            server: ServerConfig {
-                listen,
-                path: s.path,
-                reply_deadline_ms: s.reply_deadline_ms,
-                placeholder: s.placeholder,
-                timestamp_skew_secs: s.timestamp_skew_secs,
-                max_body_bytes: s.max_body_bytes,
-                max_connections: s.max_connections,
-                max_header_bytes: s.max_header_bytes,
-                header_timeout_ms: s.header_timeout_ms,
-                body_timeout_ms: s.body_timeout_ms,
-                dedup_max_keys: s.dedup_max_keys,
-                public_url,
-                admin_listen,
-                tls_cert,
-                tls_key,
-            },
-            account: AccountConfig {
-                appid: a.appid,
-                secret: SecretString::from(a.secret),
-                token: a.token,
-                crypt,
-                require_encryption: a.require_encryption,
-            },
+            server: first.server.clone(),
+            account: first.account.clone(),
             api: ApiConfig {
                 base_url: api.base_url.trim_end_matches('/').to_owned(),
                 stable_token: api.stable_token,
@@ -683,11 +709,36 @@ impl Config {
                 log_queue: st.log_queue,
             },
             admin,
-            rule_specs: raw.rules,
-            rules: std::sync::Arc::new(rules),
+            rule_specs: first.rule_specs.clone(),
+            rules: std::sync::Arc::clone(&first.rules),
+            accounts,
+            multi_account,
             resources,
         })
     }
+}
+
+/// A callback path: starts with `/`, no `?`, `#` or spaces.
+fn check_callback_path(path: &str) -> Result<(), String> {
+    let pattern_like = path
+        .split('/')
+        .any(|segment| segment.starts_with([':', '*']) || segment.contains(['{', '}']));
+    if !path.starts_with('/') || path.contains(['?', '#', ' ']) || pattern_like {
+        return Err(format!(
+            "must start with / and contain no ?, #, spaces, {{ }} or segments starting with : or *, got {path:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// `reply_deadline_ms`: 100–60000.
+fn check_reply_deadline(ms: u64) -> Result<(), String> {
+    if !(100..=60_000).contains(&ms) {
+        return Err(format!(
+            "must be between 100 and 60000 (the platform waits 5000 ms), got {ms}"
+        ));
+    }
+    Ok(())
 }
 
 /// The longest a console login may last: a week.
@@ -695,7 +746,7 @@ const MAX_SESSION_HOURS: u64 = 24 * 7;
 
 fn validate_admin(
     raw: RawAdmin,
-    invalid: &dyn Fn(&'static str, String) -> ConfigError,
+    invalid: &dyn Fn(&str, String) -> ConfigError,
 ) -> Result<AdminConfig, ConfigError> {
     let password_hash = non_empty(raw.password_hash);
     if let Some(hash) = &password_hash {

@@ -1,5 +1,5 @@
-//! The HTTP edge (axum): the callback route at `server.path`, mapped onto
-//! [`crate::service::respond`].
+//! The HTTP edge (axum): the callback route at each account's path, mapped onto
+//! [`crate::service::respond`]; any other path is 404.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,19 +12,43 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http_body_util::{BodyExt as _, Limited};
 
+use crate::accounts::Accounts;
 use crate::app::App;
 use crate::error::EdgeError;
 use crate::service::{self, EdgeRequest, EdgeResponse};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The router serving the callback at `server.path`.
+/// The router serving one account's callback at its `server.path`.
 pub fn router(app: Arc<App>) -> Router {
-    let path = app.server().path.clone();
-    Router::new()
-        .route(&path, get(callback).post(callback))
-        .with_state(app)
+    accounts_router(&Accounts::from(app))
 }
+
+/// The router serving every account's callback at its own path; a request to any other path
+/// is answered 404 (plain text, naming no account).
+pub fn accounts_router(accounts: &Accounts) -> Router {
+    let mut router = Router::new();
+    for app in accounts.iter() {
+        let path = app.server().path.clone();
+        router = router.route(
+            &path,
+            get(callback).post(callback).with_state(Arc::clone(app)),
+        );
+    }
+    router.fallback(not_found)
+}
+
+async fn not_found(request: Request) -> Response {
+    tracing::warn!(path = request.uri().path(), "no account at this path");
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_PLAIN))],
+        "not found: no account's callback is at this path\n",
+    )
+        .into_response()
+}
+
+const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
 /// The callback: method, query and body (at most `server.max_body_bytes` within
 /// `server.body_timeout_ms`, read here rather than through body-limit and timeout layers,

@@ -7,6 +7,7 @@
 //! - [`cgi`]: one request from the CGI environment.
 //! - [`edge`]: the axum router; [`error`]: the edge's one error type.
 //! - [`app`]: shared state and the handling of one push; [`dedup`]: retries coalesced.
+//! - [`accounts`]: one [`App`] per account (`[[accounts]]`), found by callback path.
 //! - [`rules`]: the declarative rules and their templates; [`reload`]: hot reload.
 //! - [`metrics`]: Prometheus metrics and the admin listener (`/healthz`, `/readyz`).
 //! - [`message_log`]: each answered push logged off the reply path (bounded queue, batches).
@@ -18,6 +19,7 @@
 //! - [`clock`]: the injectable clock.
 
 pub mod accept;
+pub mod accounts;
 pub mod actions;
 pub mod admin;
 pub mod app;
@@ -39,24 +41,24 @@ pub mod rules;
 pub mod service;
 pub mod tls;
 
-use std::future::Future;
-use std::sync::Arc;
-
+pub use accounts::Accounts;
 pub use app::App;
 pub use config::Config;
+use std::future::Future;
 
-/// Serve the callback on `listener` until `shutdown` resolves, then finish the requests in
-/// flight. Connections are limited as `[server]` says (see [`accept`]).
+/// Serve the callback of one account (an `Arc<App>`) or several ([`Accounts`], each at its
+/// own path) on `listener` until `shutdown` resolves, then finish the requests in flight.
+/// Connections are limited as `[server]` says (see [`accept`]).
 ///
 /// # Errors
 /// The listener fails.
 pub async fn serve<F>(
     listener: tokio::net::TcpListener,
-    app: Arc<App>,
+    accounts: impl Into<Accounts>,
     shutdown: F,
 ) -> std::io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    accept::serve_connections(listener, app, None, shutdown).await
+    accept::serve_connections(listener, accounts.into(), None, shutdown).await
 }

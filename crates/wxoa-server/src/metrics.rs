@@ -18,15 +18,15 @@ use crate::admin::Console;
 use crate::app::{App, Source};
 use crate::push::Mode;
 
-/// Pushes answered, by `mode`, `msg_type` and `status` (HTTP status).
+/// Pushes answered, by `account`, `mode`, `msg_type` and `status` (HTTP status).
 pub const PUSHES: &str = "wxoa_pushes_total";
 /// Requests refused at the edge, by `reason`.
 pub const REFUSED: &str = "wxoa_refused_total";
 /// Times the callback listener reached `server.max_connections` and stopped accepting.
 pub const CONNECTIONS_CAPPED: &str = "wxoa_connections_capped_total";
-/// Time to produce an answer, seconds, by `source`.
+/// Time to produce an answer, seconds, by `account` and `source`.
 pub const HANDLER_SECONDS: &str = "wxoa_handler_seconds";
-/// Answers by dedup `source`: fresh, coalesced (waited for the attempt in flight), cached.
+/// Answers by `account` and dedup `source`: fresh, coalesced (waited for the attempt in flight), cached.
 pub const DEDUP: &str = "wxoa_dedup_total";
 /// Answers dropped from the in-memory dedup table before their window ended (it was full).
 pub const DEDUP_EVICTED: &str = "wxoa_dedup_evicted_total";
@@ -168,10 +168,12 @@ fn msg_type_index(msg_type: &str) -> usize {
         .unwrap_or(MSG_TYPES.len() - 1)
 }
 
-/// The metrics every push records, resolved against the installed recorder once (on the first
-/// push) instead of looked up by name and labels on every request.
-#[derive(Debug, Default)]
+/// The metrics every push to one account records (labelled with the account's name), resolved
+/// against the installed recorder once (on the first push) instead of looked up by name and
+/// labels on every request.
+#[derive(Debug)]
 pub(crate) struct PushMetrics {
+    account: String,
     handles: OnceLock<Handles>,
 }
 
@@ -183,22 +185,22 @@ struct Handles {
 }
 
 impl Handles {
-    fn resolve() -> Self {
+    fn resolve(account: &str) -> Self {
         let pushes = MODES
             .iter()
             .flat_map(|mode| {
                 MSG_TYPES.iter().map(move |msg_type| {
-                    metrics::counter!(PUSHES, "mode" => mode.as_str(), "msg_type" => *msg_type, "status" => "200")
+                    metrics::counter!(PUSHES, "account" => account.to_owned(), "mode" => mode.as_str(), "msg_type" => *msg_type, "status" => "200")
                 })
             })
             .collect();
         let dedup = SOURCES
             .iter()
-            .map(|source| metrics::counter!(DEDUP, "source" => source.as_str()))
+            .map(|source| metrics::counter!(DEDUP, "account" => account.to_owned(), "source" => source.as_str()))
             .collect();
         let handler_seconds = SOURCES
             .iter()
-            .map(|source| metrics::histogram!(HANDLER_SECONDS, "source" => source.as_str()))
+            .map(|source| metrics::histogram!(HANDLER_SECONDS, "account" => account.to_owned(), "source" => source.as_str()))
             .collect();
         Self {
             pushes,
@@ -209,8 +211,16 @@ impl Handles {
 }
 
 impl PushMetrics {
+    /// The metrics of the account called `account`.
+    pub(crate) fn for_account(account: &str) -> Self {
+        Self {
+            account: account.to_owned(),
+            handles: OnceLock::new(),
+        }
+    }
+
     fn handles(&self) -> &Handles {
-        self.handles.get_or_init(Handles::resolve)
+        self.handles.get_or_init(|| Handles::resolve(&self.account))
     }
 
     /// One push answered with 200.

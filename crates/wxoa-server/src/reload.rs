@@ -1,37 +1,68 @@
-//! Rule reloading: when the config file or a script or table it loads changes, or on SIGHUP, the rules are recompiled and
-//! swapped in; a bad edit keeps the old rules and logs exactly what is wrong.
+//! Rule reloading: when the config file or a rules file, script or table it loads changes, or
+//! on SIGHUP, every account's rules are recompiled and swapped in; a bad edit keeps the old
+//! rules and logs exactly what is wrong.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
+use crate::accounts::Accounts;
 use crate::app::App;
 use crate::config::{Config, ConfigError};
 
-/// Reload the rules from `path` into `app`. Returns the number of rules now in force.
+/// Reload the rules from `path` into `app`: the rules of the account with `app`'s name (of
+/// the only account, when the config has one). Returns the number of rules now in force.
 ///
 /// # Errors
-/// The config does not load; the old rules stay in force.
+/// The config does not load, or no longer has the account; the old rules stay in force.
 pub fn reload_rules(app: &App, path: &Path) -> Result<usize, ConfigError> {
     let config = Config::load(path)?;
-    let count = config.rules.len();
-    app.set_rules(config.rules);
+    reload_from(app, &config)
+}
+
+/// Set `app`'s rules from the loaded `config` (see [`reload_rules`]).
+fn reload_from(app: &App, config: &Config) -> Result<usize, ConfigError> {
+    let rules = if config.multi_account {
+        config.account_named(&app.account().name)?.rules
+    } else {
+        std::sync::Arc::clone(&config.rules)
+    };
+    let count = rules.len();
+    app.set_rules(rules);
     Ok(count)
 }
 
-fn reload_and_log(app: &App, path: &Path, why: &str) {
-    match reload_rules(app, path) {
-        Ok(count) => tracing::info!(file = %path.display(), rules = count, why, "rules reloaded"),
-        Err(e) => tracing::error!(
-            file = %path.display(),
-            why,
-            error = %e,
-            "rules not reloaded; the previous rules stay in force"
-        ),
+/// Reload every account's rules; a config that does not load changes none of them.
+fn reload_and_log(accounts: &Accounts, path: &Path, why: &str) {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(
+                file = %path.display(),
+                why,
+                error = %e,
+                "rules not reloaded; the previous rules stay in force"
+            );
+            return;
+        }
+    };
+    for app in accounts.iter() {
+        let account = app.account().name.as_str();
+        match reload_from(app, &config) {
+            Ok(count) => {
+                tracing::info!(file = %path.display(), account, rules = count, why, "rules reloaded");
+            }
+            Err(e) => tracing::error!(
+                file = %path.display(),
+                account,
+                why,
+                error = %e,
+                "rules not reloaded; the previous rules stay in force"
+            ),
+        }
     }
 }
 
@@ -41,16 +72,21 @@ fn reload_and_log(app: &App, path: &Path, why: &str) {
 /// # Errors
 /// The file watcher cannot be set up.
 pub fn spawn_reloader(
-    app: Arc<App>,
+    accounts: impl Into<Accounts>,
     path: PathBuf,
 ) -> Result<tokio::task::JoinHandle<()>, notify::Error> {
+    let accounts: Accounts = accounts.into();
     let (tx, mut rx) = mpsc::unbounded_channel::<&'static str>();
-    // The config file and what it loads (scripts, tables): editing any of them reloads.
+    // The config file and what it loads (rules files, scripts, tables): editing any of them
+    // reloads.
     let mut files: HashSet<PathBuf> = HashSet::new();
     files.insert(absolute(&path));
-    files.extend(app.rules().script_files().iter().map(|p| absolute(p)));
+    for app in accounts.iter() {
+        files.extend(app.rules().script_files().iter().map(|p| absolute(p)));
+    }
     if let Ok(config) = Config::load(&path) {
         files.extend(config.resources.table_files().iter().map(|p| absolute(p)));
+        files.extend(config.rules_files().iter().map(|p| absolute(p)));
     }
     // Watch the directories: editors replace files by renaming, which a file watch would miss.
     let dirs: HashSet<PathBuf> = files
@@ -93,7 +129,7 @@ pub fn spawn_reloader(
             // Editors write in several steps; let them finish, then reload once.
             tokio::time::sleep(Duration::from_millis(200)).await;
             while rx.try_recv().is_ok() {}
-            reload_and_log(&app, &path, why);
+            reload_and_log(&accounts, &path, why);
         }
     }))
 }

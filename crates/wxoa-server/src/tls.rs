@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::accept::{TlsSetup, serve_connections};
-use crate::app::App;
+use crate::accounts::Accounts;
 
 /// How often [`serve_tls`] checks the certificate and key files for changes by default.
 pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
@@ -397,7 +397,7 @@ pub(crate) fn log_handshake_error(peer: SocketAddr, e: &io::Error) {
 /// The listener fails.
 pub async fn serve_tls<F>(
     listener: TcpListener,
-    app: Arc<App>,
+    accounts: impl Into<Accounts>,
     certs: Arc<CertStore>,
     options: TlsOptions,
     shutdown: F,
@@ -411,7 +411,7 @@ where
         handshake_timeout: options.handshake_timeout,
     };
     let _reloader = AbortOnDrop(spawn_cert_reloader(certs, options.reload_interval));
-    serve_connections(listener, app, Some(tls), shutdown).await
+    serve_connections(listener, accounts.into(), Some(tls), shutdown).await
 }
 
 #[cfg(test)]

@@ -54,11 +54,11 @@ async fn health_readiness_and_metrics() {
     let (status, text) = get(admin_router(app, Some(handle)), "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        text.contains(r#"wxoa_pushes_total{mode="plain",msg_type="text",status="200"} 2"#),
+        text.contains(r#"wxoa_pushes_total{account="wx49f0ab532d5d035a",mode="plain",msg_type="text",status="200"} 2"#),
         "{text}"
     );
     assert!(
-        text.contains(r#"wxoa_dedup_total{source="cached"} 1"#),
+        text.contains(r#"wxoa_dedup_total{account="wx49f0ab532d5d035a",source="cached"} 1"#),
         "{text}"
     );
     assert!(

@@ -28,12 +28,17 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// The config file option every command takes.
+/// The config file option every command takes, and which of its accounts to act for.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ConfigArg {
     /// The config file.
     #[arg(long, short = 'c', env = "WXOA_CONFIG", default_value = "wxoa.toml")]
     pub(crate) config: PathBuf,
+    /// The account to act for, by its name in [[accounts]] (default: its AppID). Needed by the
+    /// API commands, `rules` and `sim` when the config has several accounts; `serve`, `mock`
+    /// and `check` take every account unless it is given.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) account: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,8 +94,9 @@ pub(crate) enum Command {
     // --- end of outbound API commands ---
 
     // --- The platform on this machine: `mock` and `sim` ---
-    /// Run a fake WeChat platform for the account in the config: its API (point api.base_url
-    /// at it) and, through `POST /mock/push`, pushes to your server.
+    /// Run a fake WeChat platform for the accounts in the config: its API (point api.base_url
+    /// at it) and, through `POST /mock/push`, pushes to your server (as the first account, or
+    /// the one --account names).
     Mock(MockArgs),
     /// Chat with your bot as a follower: pushes signed and encrypted like the platform's, with
     /// its 5-second timeout and retries; shows what the follower would see.
@@ -124,7 +130,8 @@ pub(crate) struct AdminPasswdArgs {
 pub(crate) struct CheckArgs {
     #[command(flatten)]
     pub(crate) config: ConfigArg,
-    /// Print a JSON array of {name, status, detail, fix_zh, fix_en} instead of the list.
+    /// Print a JSON array of {name, status, detail, fix_zh, fix_en} (and account, with
+    /// [[accounts]]) instead of the list.
     #[arg(long)]
     pub(crate) json: bool,
 }

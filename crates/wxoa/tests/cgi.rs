@@ -43,9 +43,16 @@ fn setup() -> TempDir {
 }
 
 fn cgi(dir: &TempDir, method: &str, query: &str, body: &str) -> String {
+    cgi_at(dir, "", method, query, body)
+}
+
+/// One CGI request with `path_info` as PATH_INFO.
+fn cgi_at(dir: &TempDir, path_info: &str, method: &str, query: &str, body: &str) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wxoa"))
         .env_clear()
         .env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("SCRIPT_NAME", "/cgi-bin/wxoa")
+        .env("PATH_INFO", path_info)
         .env("REQUEST_METHOD", method)
         .env("QUERY_STRING", query)
         .env("CONTENT_LENGTH", body.len().to_string())
@@ -68,6 +75,11 @@ fn cgi(dir: &TempDir, method: &str, query: &str, body: &str) -> String {
 }
 
 fn query(nonce: &str) -> String {
+    query_for(TOKEN, nonce)
+}
+
+/// The query of a push signed with `token` now.
+fn query_for(token: &str, nonce: &str) -> String {
     let ts = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -75,7 +87,7 @@ fn query(nonce: &str) -> String {
         .to_string();
     format!(
         "signature={}&timestamp={ts}&nonce={nonce}",
-        sign(&[TOKEN, &ts, nonce])
+        sign(&[token, &ts, nonce])
     )
 }
 
@@ -135,4 +147,30 @@ fn bad_signature_is_403_and_a_bad_config_is_a_plain_500() {
     assert!(stdout.starts_with("Status: 500"), "{stdout}");
     assert!(!stdout.contains("<html"), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("account"));
+}
+
+#[test]
+fn with_several_accounts_the_path_chooses_the_account() {
+    let dir = setup();
+    std::fs::write(
+        dir.0.join("wxoa.toml"),
+        format!(
+            "[store]\nurl = \"sqlite://data/wxoa.db\"\n\n\
+             [[accounts]]\nname = \"a\"\nappid = \"wx1111111111111111\"\ntoken = \"{TOKEN}\"\npath = \"/a\"\n\
+             [[accounts.rules]]\nname = \"hi\"\nmsg_type = \"text\"\nreply = {{ text = \"from a\" }}\n\n\
+             [[accounts]]\nname = \"b\"\nappid = \"wx2222222222222222\"\ntoken = \"tokenofb\"\npath = \"/cgi-bin/wxoa/b\"\n\
+             [[accounts.rules]]\nname = \"hi\"\nmsg_type = \"text\"\nreply = {{ text = \"from b\" }}\n"
+        ),
+    )
+    .unwrap();
+    let a = cgi_at(&dir, "/a", "POST", &query("1"), &text(1));
+    assert!(a.contains("from a"), "{a}");
+    // SCRIPT_NAME + PATH_INFO is B's path; the same MsgId is B's own push.
+    let b = cgi_at(&dir, "/b", "POST", &query_for("tokenofb", "2"), &text(1));
+    assert!(b.contains("from b"), "{b}");
+    // A's Token at B's path.
+    let refused = cgi_at(&dir, "/b", "POST", &query("3"), &text(3));
+    assert!(refused.starts_with("Status: 403"), "{refused}");
+    let nowhere = cgi_at(&dir, "/c", "POST", &query("4"), &text(4));
+    assert!(nowhere.starts_with("Status: 404"), "{nowhere}");
 }

@@ -110,6 +110,9 @@ pub struct MockConfig {
     pub appid: String,
     /// The account's AppSecret; any other gets 40125.
     pub secret: String,
+    /// Further `(AppID, AppSecret)` pairs served (several accounts pointed at one mock): each
+    /// has its own access tokens; the rest of the state (followers, menus, outbox) is shared.
+    pub more_apps: Vec<(String, String)>,
     /// How long a superseded classic token keeps working after a new fetch (default 5 min).
     /// stable_token also uses it: the token is rotated this long before it expires.
     pub token_overlap: Duration,
@@ -135,6 +138,10 @@ impl fmt::Debug for MockConfig {
         f.debug_struct("MockConfig")
             .field("appid", &self.appid)
             .field("secret", &"…")
+            .field(
+                "more_apps",
+                &self.more_apps.iter().map(|(a, _)| a).collect::<Vec<_>>(),
+            )
             .field("token_overlap", &self.token_overlap)
             .field("daily_token_limit", &self.daily_token_limit)
             .field("ip_whitelist", &self.ip_whitelist)
@@ -154,6 +161,7 @@ impl MockConfig {
         Self {
             appid: appid.into(),
             secret: secret.into(),
+            more_apps: Vec::new(),
             token_overlap: DEFAULT_TOKEN_OVERLAP,
             daily_token_limit: DEFAULT_DAILY_TOKEN_LIMIT,
             ip_whitelist: None,
@@ -163,6 +171,25 @@ impl MockConfig {
             follower_page_size: DEFAULT_FOLLOWER_PAGE_SIZE,
             templates: vec![MockTemplate::demo()],
         }
+    }
+
+    /// Also serve the account `appid` / `secret`.
+    #[must_use]
+    pub fn with_app(mut self, appid: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.more_apps.push((appid.into(), secret.into()));
+        self
+    }
+
+    /// The AppSecret of the served account `appid`.
+    #[must_use]
+    pub fn secret_of(&self, appid: &str) -> Option<&str> {
+        if appid == self.appid {
+            return Some(&self.secret);
+        }
+        self.more_apps
+            .iter()
+            .find(|(a, _)| a == appid)
+            .map(|(_, s)| s.as_str())
     }
 
     /// Use `clock` instead of the system clock.

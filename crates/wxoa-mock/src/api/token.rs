@@ -46,13 +46,16 @@ impl IssuedToken {
     }
 }
 
-/// Issued access tokens and tickets.
+/// Issued access tokens and tickets. Each AppID has its own current classic and stable token.
 #[derive(Debug, Default)]
 pub(crate) struct TokenState {
     issued: HashMap<String, IssuedToken>,
-    classic: Option<String>,
-    stable: Option<String>,
-    last_force: Option<i64>,
+    /// AppID → its current classic token.
+    classic: HashMap<String, String>,
+    /// AppID → its current stable token.
+    stable: HashMap<String, String>,
+    /// AppID → its last forced stable refresh.
+    last_force: HashMap<String, i64>,
     /// `(ticket, expires_at)` of `ticket/getticket?type=jsapi`.
     pub(crate) jsapi: Option<(String, i64)>,
     /// `(ticket, expires_at)` of `ticket/getticket?type=wx_card`.
@@ -101,49 +104,51 @@ impl TokenState {
         }
     }
 
-    /// A classic fetch: supersede the current classic token (valid `overlap` more seconds).
-    fn fetch_classic(&mut self, now: i64, overlap: i64) -> String {
-        let previous = self.classic.take();
+    /// A classic fetch for `appid`: supersede its current classic token (valid `overlap` more
+    /// seconds).
+    fn fetch_classic(&mut self, appid: &str, now: i64, overlap: i64) -> String {
+        let previous = self.classic.remove(appid);
         self.revoke(previous.as_ref(), now.saturating_add(overlap));
         let value = self.issue(now);
-        self.classic = Some(value.clone());
+        self.classic.insert(appid.to_owned(), value.clone());
         value
     }
 
-    /// The current stable token if it is usable, with its remaining seconds.
-    fn current_stable(&self, now: i64) -> Option<(String, i64)> {
-        let value = self.stable.as_ref()?;
+    /// The current stable token of `appid` if it is usable, with its remaining seconds.
+    fn current_stable(&self, appid: &str, now: i64) -> Option<(String, i64)> {
+        let value = self.stable.get(appid)?;
         let t = self.issued.get(value)?;
         t.usable(now).then(|| (value.clone(), t.expires_at - now))
     }
 
-    fn new_stable(&mut self, now: i64) -> String {
+    fn new_stable(&mut self, appid: &str, now: i64) -> String {
         let value = self.issue(now);
-        self.stable = Some(value.clone());
+        self.stable.insert(appid.to_owned(), value.clone());
         value
     }
 }
 
-/// Whether `appid`/`secret` are this account's: 41002 / 41004 when missing, 40013 / 40125 when wrong.
-pub(crate) fn check_credentials(
+/// Whether `appid`/`secret` are one of the served accounts': 41002 / 41004 when missing,
+/// 40013 / 40125 when wrong. The AppID on success.
+pub(crate) fn check_credentials<'a>(
     config: &MockConfig,
-    appid: Option<&str>,
+    appid: Option<&'a str>,
     secret: Option<&str>,
-) -> Result<(), WxError> {
+) -> Result<&'a str, WxError> {
     let appid = appid.map(str::trim).filter(|a| !a.is_empty());
     let Some(appid) = appid else {
         return Err(WxError::new(41002));
     };
-    if appid != config.appid {
+    let Some(expected) = config.secret_of(appid) else {
         return Err(WxError::new(40013));
-    }
+    };
     let Some(secret) = secret.filter(|s| !s.is_empty()) else {
         return Err(WxError::new(41004));
     };
-    if secret != config.secret {
+    if secret != expected {
         return Err(WxError::new(40125));
     }
-    Ok(())
+    Ok(appid)
 }
 
 /// 40164 when the whitelist is set and does not hold `ip`.
@@ -172,7 +177,7 @@ pub(crate) async fn classic(
 ) -> WxResult {
     let config = p.config();
     check_grant_type(q.get("grant_type").map(String::as_str))?;
-    check_credentials(
+    let appid = check_credentials(
         config,
         q.get("appid").map(String::as_str),
         q.get("secret").map(String::as_str),
@@ -185,7 +190,7 @@ pub(crate) async fn classic(
         return Err(WxError::new(45009));
     }
     s.quota.classic_fetches += 1;
-    let token = s.tokens.fetch_classic(now, config.overlap_secs());
+    let token = s.tokens.fetch_classic(appid, now, config.overlap_secs());
     s.fetches.classic += 1;
     s.fetches.issued += 1;
     Ok(Json(
@@ -211,11 +216,8 @@ pub(crate) async fn stable(
     let config = p.config();
     let v = json_body(&body)?;
     check_grant_type(str_field(&v, "grant_type").as_deref())?;
-    check_credentials(
-        config,
-        str_field(&v, "appid").as_deref(),
-        str_field(&v, "secret").as_deref(),
-    )?;
+    let appid = str_field(&v, "appid");
+    let appid = check_credentials(config, appid.as_deref(), str_field(&v, "secret").as_deref())?;
     check_ip(config, ip)?;
     let force = force_flag(&v);
     let now = p.now();
@@ -226,11 +228,12 @@ pub(crate) async fn stable(
         return Err(WxError::new(45009));
     }
     s.quota.stable_calls += 1;
-    let current = s.tokens.current_stable(now);
+    let current = s.tokens.current_stable(appid, now);
     let (token, expires_in) = if force {
         let too_soon = s
             .tokens
             .last_force
+            .get(appid)
             .is_some_and(|t| now - t < STABLE_FORCE_MIN_INTERVAL_SECS);
         match current {
             // "连续使用该模式时，请保证调用时间隔至少为30s，否则不会刷新"
@@ -240,12 +243,12 @@ pub(crate) async fn stable(
                     return Err(WxError::new(45009));
                 }
                 s.quota.stable_forced += 1;
-                let old = s.tokens.stable.take();
+                let old = s.tokens.stable.remove(appid);
                 s.tokens.revoke(old.as_ref(), now);
-                s.tokens.last_force = Some(now);
+                s.tokens.last_force.insert(appid.to_owned(), now);
                 s.fetches.stable_forced += 1;
                 s.fetches.issued += 1;
-                (s.tokens.new_stable(now), TOKEN_TTL_SECS)
+                (s.tokens.new_stable(appid, now), TOKEN_TTL_SECS)
             }
         }
     } else {
@@ -254,7 +257,7 @@ pub(crate) async fn stable(
             _ => {
                 // Rotate: the old token (if any) stays valid until it expires.
                 s.fetches.issued += 1;
-                (s.tokens.new_stable(now), TOKEN_TTL_SECS)
+                (s.tokens.new_stable(appid, now), TOKEN_TTL_SECS)
             }
         }
     };
@@ -271,9 +274,9 @@ mod tests {
     #[test]
     fn classic_supersedes_after_the_overlap() {
         let mut t = TokenState::default();
-        let a = t.fetch_classic(1000, 300);
+        let a = t.fetch_classic("wx1", 1000, 300);
         assert!(t.check(Some(&a), 1000).is_ok());
-        let b = t.fetch_classic(1100, 300);
+        let b = t.fetch_classic("wx1", 1100, 300);
         assert_ne!(a, b);
         assert!(t.check(Some(&a), 1399).is_ok());
         assert_eq!(t.check(Some(&a), 1400).unwrap_err().code, 40001);
@@ -309,6 +312,32 @@ mod tests {
             40125
         );
         check_credentials(&c, Some("wx1"), Some("s3")).unwrap();
+        let c = c.with_app("wx2", "s4");
+        assert_eq!(check_credentials(&c, Some("wx2"), Some("s4")), Ok("wx2"));
+        assert_eq!(
+            check_credentials(&c, Some("wx2"), Some("s3"))
+                .unwrap_err()
+                .code,
+            40125
+        );
+    }
+
+    #[test]
+    fn each_appid_has_its_own_tokens() {
+        let mut t = TokenState::default();
+        let a = t.fetch_classic("wx1", 1000, 300);
+        let b = t.fetch_classic("wx2", 1000, 300);
+        assert_ne!(a, b);
+        // A fetch for one AppID supersedes none of the other's.
+        let a2 = t.fetch_classic("wx1", 2000, 0);
+        assert_eq!(t.check(Some(&a), 2000).unwrap_err().code, 40001);
+        assert!(t.check(Some(&b), 2000).is_ok());
+        assert!(t.check(Some(&a2), 2000).is_ok());
+        let s1 = t.new_stable("wx1", 3000);
+        let s2 = t.new_stable("wx2", 3000);
+        assert_ne!(s1, s2);
+        assert_eq!(t.current_stable("wx1", 3000).unwrap().0, s1);
+        assert_eq!(t.current_stable("wx2", 3000).unwrap().0, s2);
     }
 
     #[test]

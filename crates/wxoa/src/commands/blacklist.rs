@@ -7,7 +7,7 @@ use wxoa_api::blacklist::MAX_BATCH;
 
 use crate::cli::{BlacklistArgs, BlacklistCommand, BlacklistEditArgs, BlacklistListArgs};
 use crate::commands::api::with_client;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn run(args: &BlacklistArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -18,7 +18,7 @@ pub(crate) fn run(args: &BlacklistArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn list(args: &BlacklistListArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let all = client
             .blacklist_all()
@@ -33,7 +33,7 @@ fn list(args: &BlacklistListArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn edit(args: &BlacklistEditArgs, add: bool) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let ids: Vec<&str> = args.openids.iter().map(String::as_str).collect();
         let mut done = 0;

@@ -1,4 +1,5 @@
-//! `wxoa cgi`: answer the one request of a CGI invocation. Errors never become a web server's
+//! `wxoa cgi`: answer the one request of a CGI invocation (for the account whose callback
+//! path the request's PATH_INFO names, when the config has several). Errors never become a web server's
 //! 500 page: a config problem is logged to stderr (the web server's error log) and answered
 //! with a plain 500 text naming the problem's kind.
 
@@ -42,6 +43,18 @@ pub(crate) fn run_from_environment(config: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // With [[accounts]], the request's path (PATH_INFO, SCRIPT_NAME) chooses the account.
+    let Some(index) =
+        wxoa_server::cgi::account_for_request(&config, |name| std::env::var(name).ok())
+    else {
+        tracing::warn!(
+            path_info = std::env::var("PATH_INFO").unwrap_or_default(),
+            "wxoa cgi: no account's callback path matches this request"
+        );
+        let _ = wxoa_server::cgi::write_response(&mut out, &wxoa_server::cgi::not_found());
+        return ExitCode::SUCCESS;
+    };
+    let config = config.for_account(index);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -41,7 +41,7 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let path = &args.config.config;
-    let checks = runtime.block_on(checklist(path));
+    let checks = runtime.block_on(checklist(path, args.config.account.as_deref()));
     if args.json {
         println!("{}", report::render_json(&checks));
     } else {
@@ -55,8 +55,10 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Run every check against the config at `path`, in the order an owner fixes things.
-async fn checklist(path: &Path) -> Vec<Check> {
+/// Run every check against the config at `path`, in the order an owner fixes things. With
+/// `[[accounts]]`, the checks of the whole config come first, then one section each account
+/// (only the one called `only`, when given).
+async fn checklist(path: &Path, only: Option<&str>) -> Vec<Check> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) => {
@@ -72,6 +74,33 @@ async fn checklist(path: &Path) -> Vec<Check> {
     let raw = RawView::new(&text);
     let mut checks = vec![account::config(path, &loaded)];
     if account::unparsable(&raw) {
+        return checks;
+    }
+    let mut sections = raw.accounts();
+    if !sections.is_empty() {
+        if let Some(only) = only {
+            sections.retain(|(name, _)| name == only);
+            if sections.is_empty() {
+                checks.push(Check::fail(
+                    "account",
+                    format!("no account named {only:?} in [[accounts]]"),
+                    "用 --account 指定 [[accounts]] 中某个账号的 name（未写 name 时为其 appid）。",
+                    "Name one of the [[accounts]] with --account (its name, or its appid when it has none).",
+                ));
+                return checks;
+            }
+        }
+        return several_accounts(&loaded, &sections, checks).await;
+    }
+    if let (Some(only), Ok(config)) = (only, &loaded)
+        && let Err(e) = config.account_named(only)
+    {
+        checks.push(Check::fail(
+            "account",
+            e.to_string(),
+            "用 --account 指定配置中账号的名字（[account] 的名字是它的 appid）。",
+            "Name the config's account with --account (the name of [account] is its appid).",
+        ));
         return checks;
     }
     checks.push(account::appid(&raw));
@@ -162,6 +191,125 @@ async fn checklist(path: &Path) -> Vec<Check> {
         sql.close().await;
     }
     checks
+}
+
+/// The checks of a config with `[[accounts]]`: the shared ones, then each account's section
+/// (its AppID, Token, EncodingAESKey, rules, access_token and callback URL).
+async fn several_accounts(
+    loaded: &Result<Config, wxoa_server::config::ConfigError>,
+    sections: &[(String, RawView)],
+    mut checks: Vec<Check>,
+) -> Vec<Check> {
+    let Ok(config) = loaded else {
+        for (name, raw) in sections {
+            checks.extend(
+                offline(raw, name, loaded)
+                    .into_iter()
+                    .map(|c| c.for_account(name)),
+            );
+        }
+        return checks;
+    };
+    checks.push(callback::tls_files(config));
+    let (store_check, sql) = store::sql(config).await;
+    let sql_usable = store_check.status == report::Status::Ok;
+    checks.push(store_check);
+    let (redis_check, redis_tokens) = store::redis(config).await;
+    checks.extend(redis_check);
+    let shared: Option<Arc<dyn TokenStore>> = redis_tokens.or_else(|| {
+        sql.as_ref()
+            .filter(|_| sql_usable)
+            .map(|s| Arc::new(s.token_store()) as Arc<dyn TokenStore>)
+    });
+    checks.extend(api_and_clock(config).await);
+    for (name, raw) in sections {
+        let mut section = offline(raw, name, loaded);
+        match config.account_named(name) {
+            Ok(view) => {
+                section.push(platform::access_token(&view, shared.clone()).await);
+                section.push(match &view.server.public_url {
+                    None => Check::skip(
+                        "url_verification",
+                        "server.public_url not set: the callback URL is not tested",
+                    ),
+                    Some(base) => match callback::account_url(base, &view.server.path) {
+                        Some(url) => verify_url(&url, &view.account.token).await,
+                        None => Check::skip(
+                            "url_verification",
+                            "server.public_url is not a URL (see public_url)",
+                        ),
+                    },
+                });
+            }
+            Err(e) => section.push(Check::skip("access_token", e.to_string())),
+        }
+        checks.extend(section.into_iter().map(|c| c.for_account(name)));
+    }
+    if let Some(sql) = sql {
+        sql.close().await;
+    }
+    checks
+}
+
+/// An account's offline checks: AppID, Token, EncodingAESKey, rules.
+fn offline(
+    raw: &RawView,
+    name: &str,
+    loaded: &Result<Config, wxoa_server::config::ConfigError>,
+) -> Vec<Check> {
+    vec![
+        account::appid(raw),
+        account::token(raw),
+        account::encoding_aes_key(raw),
+        account::account_rules(name, loaded),
+    ]
+}
+
+/// `api_reachable` and `clock`.
+async fn api_and_clock(config: &Config) -> Vec<Check> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_millis(config.api.timeout_ms))
+        .build();
+    match http {
+        Ok(http) => {
+            let (reachable, date) = platform::api_reachable(&http, &config.api.base_url).await;
+            let reached = reachable.status != report::Status::Fail;
+            let clock = if reached {
+                platform::clock(
+                    SystemTime::now(),
+                    date.as_deref(),
+                    config.server.timestamp_skew_secs,
+                )
+            } else {
+                Check::skip("clock", "the API is not reachable to compare clocks with")
+            };
+            vec![reachable, clock]
+        }
+        Err(e) => vec![Check::fail(
+            "api_reachable",
+            format!("cannot build an HTTP client: {e}"),
+            "检查系统的 TLS 根证书。",
+            "Check the system's TLS root certificates.",
+        )],
+    }
+}
+
+/// `url_verification` of `url` with `token`.
+async fn verify_url(url: &str, token: &str) -> Check {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(callback::VERIFY_TIMEOUT)
+        .build();
+    match http {
+        Ok(http) => callback::verify(&http, url, token, unix_now()).await,
+        Err(e) => Check::fail(
+            "url_verification",
+            format!("cannot build an HTTP client: {e}"),
+            "检查系统的 TLS 根证书。",
+            "Check the system's TLS root certificates.",
+        ),
+    }
 }
 
 fn unix_now() -> i64 {

@@ -8,7 +8,7 @@ use wxoa_api::datacube::{Report, Row, parse_date};
 
 use crate::cli::DatacubeArgs;
 use crate::commands::api::with_client;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 /// The `YYYY-MM-DD` of a day number.
 fn date_of(day: i64) -> String {
@@ -92,7 +92,7 @@ pub(crate) fn run(args: &DatacubeArgs) -> anyhow::Result<ExitCode> {
             date_of(yesterday)
         );
     }
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let mut rows = Vec::new();
         for (begin, end) in spans(report, from, to) {

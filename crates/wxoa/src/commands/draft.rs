@@ -12,7 +12,7 @@ use crate::cli::{
 use crate::commands::api::with_client;
 use crate::commands::article::{ArticleFile, body_html, build, image_sources, is_local};
 use crate::commands::confirm::confirm;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 use crate::commands::paging::all_pages;
 
 pub(crate) fn run(args: &DraftArgs) -> anyhow::Result<ExitCode> {
@@ -43,7 +43,7 @@ fn add(args: &DraftAddArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let articles = build(client, &file).await?;
         let media_id = client
@@ -67,7 +67,7 @@ fn add(args: &DraftAddArgs) -> anyhow::Result<ExitCode> {
 
 fn update(args: &DraftUpdateArgs) -> anyhow::Result<ExitCode> {
     let file = ArticleFile::load(&args.file)?;
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let articles = build(client, &file).await?;
         for (index, article) in (args.index..).zip(&articles) {
@@ -92,7 +92,7 @@ fn update(args: &DraftUpdateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn list(args: &DraftListArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let all = all_pages(async |offset| {
             let page = client
@@ -146,7 +146,7 @@ fn describe(articles: &[Article]) -> String {
 }
 
 fn get(args: &DraftIdArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let articles = client
             .draft_get(&args.media_id)
@@ -165,7 +165,7 @@ fn get(args: &DraftIdArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn delete(args: &DraftDeleteArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     if !confirm(
         args.yes,
         "delete the draft",
@@ -185,7 +185,7 @@ fn delete(args: &DraftDeleteArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn count(args: &DraftCountArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let n = client
             .draft_count()

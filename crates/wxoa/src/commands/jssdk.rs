@@ -7,7 +7,7 @@ use wxoa_api::jssdk::{JsapiConfig, jsapi_signature};
 
 use crate::cli::{JssdkArgs, JssdkCommand, JssdkSignArgs};
 use crate::commands::api::with_client;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn run(args: &JssdkArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -26,7 +26,7 @@ fn sign(args: &JssdkSignArgs) -> anyhow::Result<ExitCode> {
             args.url
         );
     }
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let signed = match (args.timestamp, &args.nonce) {
             (Some(timestamp), Some(nonce)) => {

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 
 use crate::cli::{KfAccountArgs, KfArgs, KfCommand, KfInviteArgs, KfListArgs, KfNickArgs};
 use crate::commands::api::with_client;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn run(args: &KfArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -20,7 +20,7 @@ pub(crate) fn run(args: &KfArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn list(args: &KfListArgs, online: bool) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         if online {
             let list = client
@@ -74,7 +74,7 @@ fn list(args: &KfListArgs, online: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn nick(args: &KfNickArgs, add: bool) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         if add {
             client
@@ -107,7 +107,7 @@ fn nick(args: &KfNickArgs, add: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn delete(args: &KfAccountArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         client.kf_delete(&args.kf_account).await.with_context(|| {
             format!(
@@ -121,7 +121,7 @@ fn delete(args: &KfAccountArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn invite(args: &KfInviteArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         client
             .kf_invite(&args.kf_account, &args.invite_wx)

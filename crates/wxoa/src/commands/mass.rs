@@ -11,7 +11,7 @@ use crate::cli::{
 };
 use crate::commands::api::with_client;
 use crate::commands::confirm::confirm;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn run(args: &MassArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -82,7 +82,7 @@ fn send(args: &MassSendArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     if !confirm(
         args.yes,
         "mass-send",
@@ -126,7 +126,7 @@ fn preview(args: &MassPreviewArgs) -> anyhow::Result<ExitCode> {
         (None, Some(n)) => PreviewTo::WxName(n.clone()),
         (None, None) => bail!("give --to OPENID or --wxname WECHAT_ID"),
     };
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let id = client
             .mass_preview(&to, &content)
@@ -141,7 +141,7 @@ fn preview(args: &MassPreviewArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn status(args: &MassIdArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let st = client
             .mass_status(args.msg_id)
@@ -160,7 +160,7 @@ fn status(args: &MassIdArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn delete(args: &MassDeleteArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     let what = match args.article {
         Some(i) => format!("article {i} of mass job {}", args.msg_id),
         None => format!("the articles of mass job {}", args.msg_id),
@@ -180,7 +180,7 @@ fn delete(args: &MassDeleteArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn speed(args: &MassSpeedArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         if let Some(level) = args.set {
             client

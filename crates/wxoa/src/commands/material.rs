@@ -22,7 +22,7 @@ use crate::cli::{
 };
 use crate::commands::api::with_client;
 use crate::commands::confirm::confirm;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 use crate::commands::paging::all_pages;
 
 /// Uploads at least this large show a progress bar (on a terminal).
@@ -110,7 +110,7 @@ fn upload(args: &MaterialUploadArgs) -> anyhow::Result<ExitCode> {
         }
         _ => None,
     };
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     let (file, bar) = upload_of(&args.file)?;
     with_client(&config, async |client| {
         let added = client
@@ -137,7 +137,7 @@ fn upload(args: &MaterialUploadArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn uploadimg(args: &MaterialUploadimgArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     let (file, bar) = upload_of(&args.file)?;
     with_client(&config, async |client| {
         let url = client
@@ -176,7 +176,7 @@ fn list(args: &MaterialListArgs) -> anyhow::Result<ExitCode> {
             args.kind
         );
     };
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let items = all_items(client, kind).await?;
         if args.json {
@@ -197,7 +197,7 @@ fn list(args: &MaterialListArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn count(args: &MaterialCountArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let c = client
             .material_count()
@@ -234,7 +234,7 @@ fn download_json(d: &MaterialDownload) -> Option<serde_json::Value> {
 }
 
 fn get(args: &MaterialGetArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let d = client.material_get(&args.media_id).await.with_context(|| {
             format!(
@@ -265,7 +265,7 @@ fn get(args: &MaterialGetArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn delete(args: &MaterialDeleteArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     if !confirm(
         args.yes,
         "delete a material",
@@ -329,7 +329,7 @@ pub(crate) fn export_path(dir: &Path, kind: MaterialType, item: &MaterialItem) -
 }
 
 fn export(args: &MaterialExportArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let (mut fetched, mut skipped) = (0_usize, 0_usize);
         for kind in [

@@ -12,7 +12,7 @@ use wxoa_api::menu::{Button, ButtonType, MatchRule, Menu, MenuInfo};
 use crate::cli::{MenuArgs, MenuCommand, MenuDeleteArgs, MenuPushArgs, MenuShowArgs};
 use crate::commands::api::with_client;
 use crate::commands::confirm::confirm;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn run(args: &MenuArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -44,7 +44,7 @@ fn push(args: &MenuPushArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{} is valid; not sent (--dry-run)", args.file.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         client
             .menu_create(&menu)
@@ -63,7 +63,7 @@ fn push(args: &MenuPushArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn show(args: &MenuShowArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         if args.json {
             let raw = client
@@ -88,7 +88,7 @@ fn show(args: &MenuShowArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn delete(args: &MenuDeleteArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     if !confirm(
         args.yes,
         "delete the menu",

@@ -1,8 +1,9 @@
-//! `wxoa mock`: the fake WeChat platform for the account in wxoa.toml, on this machine.
+//! `wxoa mock`: the fake WeChat platform for the accounts in wxoa.toml, on this machine.
 //!
-//! The API (`/cgi-bin/...`, `/sns/...`) accepts the config's AppID and AppSecret and behaves
-//! like the platform (`wxoa_mock::api`); `POST /mock/push` makes the platform push to the
-//! config's own server (`http://{server.listen}{server.path}`) through the callback driver.
+//! The API (`/cgi-bin/...`, `/sns/...`) accepts every account's AppID and AppSecret (each gets
+//! its own access tokens) and behaves like the platform (`wxoa_mock::api`); `POST /mock/push`
+//! makes the platform push to the config's own server (`http://{server.listen}{path}`) as the
+//! first account (or the one `--account` names) through the callback driver.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -18,16 +19,31 @@ use crate::commands::sim::target;
 
 pub(crate) fn run(args: &MockArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.config)?;
-    let appid = config.account.appid.clone();
-    let configured = config.account.secret.expose_secret();
-    let (secret, generated) = if configured.is_empty() {
-        (generated_secret(&appid), true)
-    } else {
-        (configured.to_owned(), false)
-    };
-    let platform = MockPlatform::new(MockConfig::new(appid.clone(), secret.clone()));
-    let callback = target::callback_url(&config)?;
-    let driver_config = target::driver_config(&config, callback.clone(), None)?;
+    // Every account of the config: (AppID, AppSecret, whether the secret was generated).
+    let apps: Vec<(String, String, bool)> = config
+        .accounts
+        .iter()
+        .map(|entry| {
+            let appid = entry.account.appid.clone();
+            let configured = entry.account.secret.expose_secret();
+            if configured.is_empty() {
+                let secret = generated_secret(&appid);
+                (appid, secret, true)
+            } else {
+                (appid, configured.to_owned(), false)
+            }
+        })
+        .collect();
+    let mut mock_config = MockConfig::new(apps[0].0.clone(), apps[0].1.clone());
+    for (appid, secret, _) in &apps[1..] {
+        mock_config = mock_config.with_app(appid.clone(), secret.clone());
+    }
+    let platform = MockPlatform::new(mock_config);
+    // `POST /mock/push` pushes as the first account (choose another with --account).
+    let first = config.for_account(0);
+    let appid = first.account.appid.clone();
+    let callback = target::callback_url(&first)?;
+    let driver_config = target::driver_config(&first, callback.clone(), None)?;
     let driver = target::driver(driver_config, target::serves_tls(&config))?;
     let default_mode = driver.default_mode();
     platform.set_driver(driver);
@@ -46,23 +62,42 @@ pub(crate) fn run(args: &MockArgs) -> anyhow::Result<ExitCode> {
         let local = listener.local_addr().context("reading the bound address")?;
         let base = format!("http://{local}");
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "wxoa mock: the WeChat platform for {appid}, on this machine");
+        let appids: Vec<&str> = apps.iter().map(|(a, _, _)| a.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "wxoa mock: the WeChat platform for {}, on this machine",
+            appids.join(", ")
+        );
         let _ = writeln!(
             out,
             "  api.base_url = \"{base}\"    put this in wxoa.toml, or run wxoa with WXOA_API__BASE_URL={base}"
         );
-        if generated {
-            let _ = writeln!(
-                out,
-                "  account.secret is empty: the mock accepts this AppSecret (the same every run for this AppID):"
-            );
-            let _ = writeln!(out, "    WXOA_ACCOUNT__SECRET={secret}");
-        } else {
-            let _ = writeln!(out, "  AppSecret: account.secret of the config");
+        for (app, secret, generated) in &apps {
+            match (generated, config.multi_account) {
+                (true, false) => {
+                    let _ = writeln!(
+                        out,
+                        "  account.secret is empty: the mock accepts this AppSecret (the same every run for this AppID):"
+                    );
+                    let _ = writeln!(out, "    WXOA_ACCOUNT__SECRET={secret}");
+                }
+                (true, true) => {
+                    let _ = writeln!(
+                        out,
+                        "  {app}: its secret is empty: the mock accepts this AppSecret (the same every run): {secret}"
+                    );
+                }
+                (false, false) => {
+                    let _ = writeln!(out, "  AppSecret: account.secret of the config");
+                }
+                (false, true) => {
+                    let _ = writeln!(out, "  {app}: AppSecret: its secret in the config");
+                }
+            }
         }
         let _ = writeln!(
             out,
-            "  pushes: POST {base}/mock/push {{\"text\":\"帮助\"}} → {callback} ({default_mode} mode unless the push says \"mode\")"
+            "  pushes: POST {base}/mock/push {{\"text\":\"帮助\"}} → {callback} ({default_mode} mode unless the push says \"mode\"), as {appid}"
         );
         let _ = writeln!(
             out,

@@ -83,12 +83,31 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Load and validate the config named on the command line.
+/// Load and validate the config named on the command line: every account, or only the one
+/// `--account` names.
 pub(crate) fn load_config(arg: &ConfigArg) -> anyhow::Result<Config> {
-    Config::load(&arg.config).with_context(|| {
+    let config = Config::load(&arg.config).with_context(|| {
         format!(
             "loading config {} (set --config or WXOA_CONFIG)",
             arg.config.display()
         )
-    })
+    })?;
+    match &arg.account {
+        None => Ok(config),
+        Some(name) => Ok(config.account_named(name)?),
+    }
+}
+
+/// Load the config for a command that acts for one account: the one `--account` names, or
+/// the only one. Several accounts and no `--account` is an error listing their names.
+pub(crate) fn load_account_config(arg: &ConfigArg) -> anyhow::Result<Config> {
+    let config = load_config(arg)?;
+    if config.accounts.len() > 1 {
+        anyhow::bail!(
+            "{} has several accounts ({}): choose one with --account NAME",
+            arg.config.display(),
+            config.account_names().join(", ")
+        );
+    }
+    Ok(config)
 }

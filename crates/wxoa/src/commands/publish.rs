@@ -13,7 +13,7 @@ use crate::cli::{
 };
 use crate::commands::api::with_client;
 use crate::commands::confirm::confirm;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 use crate::commands::paging::all_pages;
 
 pub(crate) fn run(args: &PublishArgs) -> anyhow::Result<ExitCode> {
@@ -69,7 +69,7 @@ fn submit(args: &PublishSubmitArgs) -> anyhow::Result<ExitCode> {
     let Some(draft_id) = &args.draft_id else {
         bail!("give the draft's media_id (`wxoa publish DRAFT_ID --wait`; see `wxoa draft list`)");
     };
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let publish_id = client
             .publish_submit(draft_id)
@@ -109,7 +109,7 @@ fn submit(args: &PublishSubmitArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn status(args: &PublishStatusArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let st = client
             .publish_status(&args.publish_id)
@@ -127,7 +127,7 @@ fn status(args: &PublishStatusArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn list(args: &PublishListArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let all = all_pages(async |offset| {
             let page = client
@@ -167,7 +167,7 @@ fn list(args: &PublishListArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn delete(args: &PublishDeleteArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     let what = match args.index {
         Some(i) => format!("article {i} of post {}", args.article_id),
         None => format!("every article of post {}", args.article_id),

@@ -7,7 +7,7 @@ use wxoa_api::qrcode::{QrCodeRequest, QrCodeTicket, QrScene, showqrcode_url};
 
 use crate::cli::{QrcodeArgs, QrcodeCommand, QrcodeCreateArgs};
 use crate::commands::api::with_client;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn run(args: &QrcodeArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -36,7 +36,7 @@ fn create(args: &QrcodeCreateArgs) -> anyhow::Result<ExitCode> {
     let req = request(args);
     req.validate()
         .map_err(|e| anyhow::anyhow!("invalid QR code request: {e}"))?;
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let ticket = client
             .qrcode_create(&req)
@@ -91,6 +91,7 @@ mod tests {
         QrcodeCreateArgs {
             config: ConfigArg {
                 config: PathBuf::from("wxoa.toml"),
+                account: None,
             },
             scene: scene.to_owned(),
             expire,

@@ -6,10 +6,10 @@ use anyhow::Context as _;
 
 use crate::cli::RemarkArgs;
 use crate::commands::api::with_client;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn run(args: &RemarkArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         client
             .user_update_remark(&args.openid, &args.remark)

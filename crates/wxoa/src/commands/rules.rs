@@ -7,10 +7,10 @@ use wxoa_server::clock::{Clock, SystemClock};
 use wxoa_server::rules::trial::{TrialInput, describe, try_rules};
 
 use crate::cli::{RulesListArgs, RulesTestArgs};
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn test(args: &RulesTestArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     let input = match (&args.text, &args.event, &args.msg_type) {
         (_, Some(event), _) => TrialInput::Event {
             event: event.clone(),
@@ -57,7 +57,7 @@ pub(crate) fn test(args: &RulesTestArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn list(args: &RulesListArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     for (i, name) in config.rules.names().enumerate() {
         println!("{:>3}  {name}", i + 1);
     }

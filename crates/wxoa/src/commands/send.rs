@@ -11,7 +11,7 @@ use wxoa_api::media::MediaType;
 
 use crate::cli::{SendArgs, SendCommand, SendMediaArgs, SendTarget};
 use crate::commands::api::with_client;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn run(args: &SendArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -25,7 +25,7 @@ pub(crate) fn run(args: &SendArgs) -> anyhow::Result<ExitCode> {
             } else {
                 a.text.clone()
             };
-            let config = load_config(&a.config)?;
+            let config = load_account_config(&a.config)?;
             let body = CustomBody::Text { content: text };
             with_client(&config, async |client| {
                 send(client, &a.target, body, "text").await
@@ -34,7 +34,7 @@ pub(crate) fn run(args: &SendArgs) -> anyhow::Result<ExitCode> {
         SendCommand::Image(a) => media(a, MediaType::Image),
         SendCommand::Voice(a) => media(a, MediaType::Voice),
         SendCommand::News(a) => {
-            let config = load_config(&a.config)?;
+            let config = load_account_config(&a.config)?;
             let body = CustomBody::News(vec![NewsArticle {
                 title: a.title.clone(),
                 description: a.description.clone(),
@@ -57,7 +57,7 @@ fn media(args: &SendMediaArgs, kind: MediaType) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let media_id = match (file, &args.media_id) {
             (Some((name, bytes)), _) => {

@@ -1,11 +1,12 @@
-//! `wxoa serve`: run the callback server until SIGTERM or Ctrl-C.
+//! `wxoa serve`: run the callback server (every account of the config, or the one
+//! `--account` names) until SIGTERM or Ctrl-C.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use wxoa_server::App;
 use wxoa_server::clock::SystemClock;
+use wxoa_server::{Accounts, App};
 
 use crate::cli::ServeArgs;
 use crate::commands::load_config;
@@ -20,10 +21,13 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let tls = tls_certs(&config)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        if !wxoa_server::config::token_has_platform_form(&config.account.token) {
-            tracing::warn!(
-                "account.token is not 3–32 letters or digits; the platform will refuse it in 服务器配置"
-            );
+        for entry in &config.accounts {
+            if !wxoa_server::config::token_has_platform_form(&entry.account.token) {
+                tracing::warn!(
+                    account = %entry.account.name,
+                    "the account's token is not 3–32 letters or digits; the platform will refuse it in 服务器配置"
+                );
+            }
         }
         // Before anything records: a handle taken earlier (the log writer's counters) would
         // record nowhere.
@@ -31,7 +35,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
             .ok();
         let clock: Arc<dyn wxoa_server::clock::Clock> = Arc::new(SystemClock);
-        let connected = wxoa_server::backends::connect(
+        let connected = wxoa_server::backends::connect_accounts(
             &config,
             Arc::clone(&clock),
             wxoa_server::backends::DedupScope::Process,
@@ -40,7 +44,20 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .context("connecting [store] and [api]")?;
         let log_writer = connected.log_writer;
         let store = connected.store;
-        let app = Arc::new(App::with_backends(&config, clock, connected.backends));
+        let mut apps = Vec::with_capacity(connected.accounts.len());
+        let mut first_api = None;
+        for account in connected.accounts {
+            if apps.is_empty() {
+                first_api = account.api.clone();
+            }
+            apps.push(Arc::new(App::with_backends(
+                &account.config,
+                Arc::clone(&clock),
+                account.backends,
+            )));
+        }
+        let accounts = Accounts::new(apps).context("the config has no account")?;
+        let app = Arc::clone(accounts.first());
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding {listen}"))?;
@@ -61,7 +78,8 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 }
             });
         }
-        // The owner's console joins the admin listener when [admin] turns it on.
+        // The owner's console joins the admin listener when [admin] turns it on; it shows the
+        // first account.
         let log_stats = app.backends().message_log.clone().map(|log| {
             Arc::new(log) as Arc<dyn wxoa_server::admin::log_stats::LogWriterStats>
         });
@@ -69,7 +87,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             &config,
             Arc::clone(&app),
             store.clone(),
-            connected.api.clone(),
+            first_api,
             log_stats,
         );
         if console.is_some() {
@@ -82,20 +100,28 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 tracing::error!(error = %e, "admin listener failed");
             }
         });
-        let _reloader = wxoa_server::reload::spawn_reloader(Arc::clone(&app), config.source.clone())
+        let _reloader = wxoa_server::reload::spawn_reloader(accounts.clone(), config.source.clone())
             .map_err(|e| tracing::warn!(error = %e, "rules will not reload on file change"))
             .ok();
-        let mode = if config.account.crypt.is_some() {
-            "明文/兼容/安全"
-        } else {
-            "明文 only (no encoding_aes_key)"
-        };
+        for app in accounts.iter() {
+            let account = app.account();
+            let mode = if account.crypt.is_some() {
+                "明文/兼容/安全"
+            } else {
+                "明文 only (no encoding_aes_key)"
+            };
+            tracing::info!(
+                account = %account.name,
+                appid = %account.appid,
+                path = %app.server().path,
+                rules = app.rules().len(),
+                modes = mode,
+                "account"
+            );
+        }
         tracing::info!(
             listen = %local,
-            path = %config.server.path,
-            appid = %config.account.appid,
-            rules = config.rules.len(),
-            modes = mode,
+            accounts = config.accounts.len(),
             admin = %admin_listen,
             "wxoa serving"
         );
@@ -107,9 +133,10 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                     "HTTPS; the certificate is reloaded when its files change"
                 );
                 let options = wxoa_server::tls::TlsOptions::default();
-                wxoa_server::tls::serve_tls(listener, app, certs, options, shutdown_signal()).await
+                wxoa_server::tls::serve_tls(listener, accounts, certs, options, shutdown_signal())
+                    .await
             }
-            None => wxoa_server::serve(listener, app, shutdown_signal()).await,
+            None => wxoa_server::serve(listener, accounts, shutdown_signal()).await,
         }
         .context("serving")?;
         // Every request has been answered: write out what the message log still holds.

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 
 use crate::cli::{ShortenArgs, ShortenCommand, ShortenFetchArgs, ShortenGenArgs};
 use crate::commands::api::with_client;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn run(args: &ShortenArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -16,7 +16,7 @@ pub(crate) fn run(args: &ShortenArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn generate(args: &ShortenGenArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let key = client
             .shorten(&args.long_data, args.expire)
@@ -28,7 +28,7 @@ fn generate(args: &ShortenGenArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn fetch(args: &ShortenFetchArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let d = client
             .shorten_fetch(&args.short_key)

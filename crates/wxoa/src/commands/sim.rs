@@ -29,7 +29,7 @@ use wxoa_mock::driver::{
 
 use self::mock_link::MockLink;
 use crate::cli::{SimArgs, SimMode};
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 /// Everything one chat (or one exchange) needs: the driver, the follower and the mock.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
 
 impl Session {
     fn open(args: &SimArgs) -> anyhow::Result<Self> {
-        let config = load_config(&args.config)?;
+        let config = load_account_config(&args.config)?;
         let (target, local_tls) = match &args.url {
             Some(url) => (
                 Url::parse(url).with_context(|| format!("--url {url:?} is not a URL"))?,

@@ -7,7 +7,7 @@ use wxoa_api::subscribe::SubscribeMessage;
 
 use crate::cli::{SubscribeArgs, SubscribeCommand, SubscribeSendArgs, SubscribeTemplatesArgs};
 use crate::commands::api::with_client;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn run(args: &SubscribeArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -17,7 +17,7 @@ pub(crate) fn run(args: &SubscribeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn templates(args: &SubscribeTemplatesArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let list = client
             .subscribe_templates()
@@ -58,7 +58,7 @@ fn send(args: &SubscribeSendArgs) -> anyhow::Result<ExitCode> {
     let msg = message(args);
     msg.validate()
         .map_err(|e| anyhow::anyhow!("invalid subscribe message: {e}"))?;
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         client.send_subscribe(&msg).await.with_context(|| {
             format!(

@@ -7,7 +7,7 @@ use wxoa_api::template::{TemplateInfo, TemplateMessage, TemplateMiniProgram};
 
 use crate::cli::{TemplateArgs, TemplateCommand, TemplateListArgs, TemplateSendArgs};
 use crate::commands::api::with_client;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn run(args: &TemplateArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -41,7 +41,7 @@ fn send(args: &TemplateSendArgs) -> anyhow::Result<ExitCode> {
     if msg.data.is_empty() {
         eprintln!("warning: no --data given; the template's keywords will be empty");
     }
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let msgid = client
             .send_template(&msg)
@@ -56,7 +56,7 @@ fn send(args: &TemplateSendArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn list(args: &TemplateListArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let templates = client
             .template_list()
@@ -106,6 +106,7 @@ mod tests {
         TemplateSendArgs {
             config: ConfigArg {
                 config: PathBuf::from("wxoa.toml"),
+                account: None,
             },
             to: "OPENID".to_owned(),
             template_id: "T1".to_owned(),

@@ -7,10 +7,10 @@ use wxoa_api::CachedToken;
 
 use crate::cli::TokenArgs;
 use crate::commands::api::with_client;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     with_client(&config, async |client| {
         let token = if args.force {
             client

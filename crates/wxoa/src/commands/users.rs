@@ -21,7 +21,7 @@ use wxoa_api::user::{MAX_BATCH_USERS, UserInfo};
 
 use crate::cli::{UsersArgs, UsersCommand, UsersExportArgs};
 use crate::commands::api::with_client;
-use crate::commands::load_config;
+use crate::commands::load_account_config;
 
 /// The CSV columns, in order.
 const HEADER: [&str; 10] = [
@@ -273,7 +273,7 @@ impl Progress {
 }
 
 fn export(args: &UsersExportArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.config)?;
+    let config = load_account_config(&args.config)?;
     let (file, mut state) = prepare(&args.out, &config.account.appid, args.resume, args.force)?;
     if state.rows > 0 {
         eprintln!(

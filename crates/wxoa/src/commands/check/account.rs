@@ -54,6 +54,39 @@ impl RawView {
             .map_err(|e| e.to_string())
     }
 
+    /// One view per `[[accounts]]` entry, named by its `name` (else its `appid`, else its
+    /// position), in which the entry reads as `[account]`; empty for the `[account]` form.
+    pub(crate) fn accounts(&self) -> Vec<(String, RawView)> {
+        let Ok(entries) = self
+            .figment
+            .extract_inner::<Vec<serde_json::Value>>("accounts")
+        else {
+            return Vec::new();
+        };
+        entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let text = |key: &str| {
+                    entry
+                        .get(key)
+                        .and_then(serde_json::Value::as_str)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                };
+                let name = text("name")
+                    .or_else(|| text("appid"))
+                    .unwrap_or_else(|| format!("#{}", i + 1));
+                let view = RawView {
+                    figment: Figment::from(figment::providers::Serialized::defaults(
+                        serde_json::json!({ "account": entry }),
+                    )),
+                };
+                (name, view)
+            })
+            .collect()
+    }
+
     /// Whether the top-level `key` is present.
     fn has(&self, key: &str) -> bool {
         self.figment.find_value(key).is_ok()
@@ -211,6 +244,37 @@ pub(crate) fn rules(path: &Path, raw: &RawView, loaded: &Result<Config, ConfigEr
         Ok(1) => Check::ok("rules", "1 rule compiles"),
         Ok(n) => Check::ok("rules", format!("{n} rules compile")),
         Err(e) => Check::fail("rules", e, fix_zh, fix_en),
+    }
+}
+
+/// `rules` of one of several accounts: its rules compile.
+pub(crate) fn account_rules(name: &str, loaded: &Result<Config, ConfigError>) -> Check {
+    match loaded {
+        Ok(config) => match config.account_named(name) {
+            Ok(view) => match view.rules.len() {
+                0 => Check::warn(
+                    "rules",
+                    "no rules: every message is answered with nothing (success)",
+                    "为该账号添加 [[accounts.rules]] 或 rules_file，或在顶层写 [[rules]] 供所有账号共用。",
+                    "Give the account [[accounts.rules]] or a rules_file, or write top-level [[rules]] that every account without its own uses.",
+                ),
+                1 => Check::ok("rules", "1 rule compiles"),
+                n => Check::ok("rules", format!("{n} rules compile")),
+            },
+            Err(e) => Check::fail(
+                "rules",
+                e.to_string(),
+                "用 --account 指定配置中存在的账号名。",
+                "Name an account of the config with --account.",
+            ),
+        },
+        Err(ConfigError::Rules(e)) => Check::fail(
+            "rules",
+            e.to_string(),
+            "按错误信息修改所指规则的字段（规则从 1 开始编号）；改好后可用 `wxoa rules test --account NAME` 试运行。",
+            "Fix the field of the rule the error names (rules are numbered from 1); try it with `wxoa rules test --account NAME`.",
+        ),
+        Err(_) => Check::skip("rules", "the config does not load; fix it first"),
     }
 }
 

@@ -92,7 +92,17 @@ pub(crate) fn public_url_shape(public_url: &str, server_path: &str) -> Check {
         ),
         fix_zh: Some(problems.iter().map(|p| p.2).collect::<Vec<_>>().join(" ")),
         fix_en: Some(problems.iter().map(|p| p.3).collect::<Vec<_>>().join(" ")),
+        account: None,
     }
+}
+
+/// The callback URL of one of several accounts: `server.public_url`'s scheme, host and port
+/// with the account's own path.
+pub(crate) fn account_url(public_url: &str, path: &str) -> Option<String> {
+    let mut url = Url::parse(public_url).ok()?;
+    url.set_path(path);
+    url.set_query(None);
+    Some(url.to_string())
 }
 
 fn unreachable_host(host: &str) -> bool {

@@ -44,6 +44,9 @@ pub(crate) struct Check {
     pub(crate) fix_zh: Option<String>,
     /// What to do, in English.
     pub(crate) fix_en: Option<String>,
+    /// The account the check is about, when the config has several (`[[accounts]]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) account: Option<String>,
 }
 
 impl Check {
@@ -54,6 +57,7 @@ impl Check {
             detail: detail.into(),
             fix_zh: None,
             fix_en: None,
+            account: None,
         }
     }
 
@@ -69,6 +73,7 @@ impl Check {
             detail: detail.into(),
             fix_zh: Some(fix_zh.into()),
             fix_en: Some(fix_en.into()),
+            account: None,
         }
     }
 
@@ -91,6 +96,7 @@ impl Check {
             detail: detail.into(),
             fix_zh: None,
             fix_en: None,
+            account: None,
         }
     }
 
@@ -108,6 +114,16 @@ impl Check {
     }
 }
 
+impl Check {
+    /// The check, about the account called `name`.
+    pub(crate) fn for_account(self, name: &str) -> Self {
+        Self {
+            account: Some(name.to_owned()),
+            ..self
+        }
+    }
+}
+
 /// Width of the name column in the text output.
 const NAME_WIDTH: usize = 18;
 
@@ -116,7 +132,14 @@ const NAME_WIDTH: usize = 18;
 pub(crate) fn render_text(checks: &[Check]) -> String {
     let mut out = String::new();
     let indent = " ".repeat(NAME_WIDTH + 3);
+    let mut section: Option<&str> = None;
     for check in checks {
+        if let Some(account) = check.account.as_deref()
+            && section != Some(account)
+        {
+            let _ = writeln!(out, "[account {account}]");
+            section = Some(account);
+        }
         let _ = writeln!(
             out,
             "{} {:<width$} {}",
@@ -147,7 +170,8 @@ pub(crate) fn render_text(checks: &[Check]) -> String {
     out
 }
 
-/// The checklist as a JSON array of `{name, status, detail, fix_zh, fix_en}`.
+/// The checklist as a JSON array of `{name, status, detail, fix_zh, fix_en}` (and `account`
+/// when the config has several).
 pub(crate) fn render_json(checks: &[Check]) -> String {
     serde_json::to_string_pretty(checks).unwrap_or_else(|e| {
         // Plain strings and enums always serialize; keep the output JSON regardless.

@@ -43,20 +43,34 @@ fn reachable(listen: SocketAddr) -> SocketAddr {
     }
 }
 
-/// `account.encoding_aes_key` as written (the validated config keeps only the decoded key),
-/// with the same `WXOA_ACCOUNT__ENCODING_AES_KEY` override `wxoa serve` applies.
-pub(crate) fn encoding_aes_key(path: &Path) -> anyhow::Result<Option<String>> {
+/// The EncodingAESKey of the account `appid` as written (the validated config keeps only the
+/// decoded key): `account.encoding_aes_key`, or that of the `[[accounts]]` entry with this
+/// AppID, with the same `WXOA_<SECTION>__<KEY>` overrides `wxoa serve` applies.
+pub(crate) fn encoding_aes_key(path: &Path, appid: &str) -> anyhow::Result<Option<String>> {
     let env = Env::prefixed("WXOA_")
         .filter(|key| key.as_str().contains("__"))
         .split("__");
     let figment = Figment::from(Toml::file(path)).merge(env);
-    let value: Option<figment::value::Value> = figment.find_value("account.encoding_aes_key").ok();
-    let key = match value {
-        None => None,
-        Some(v) => Some(
-            v.into_string()
-                .context("account.encoding_aes_key must be a string")?,
-        ),
+    let key = if figment.find_value("account").is_ok() {
+        let value: Option<figment::value::Value> =
+            figment.find_value("account.encoding_aes_key").ok();
+        match value {
+            None => None,
+            Some(v) => Some(
+                v.into_string()
+                    .context("account.encoding_aes_key must be a string")?,
+            ),
+        }
+    } else {
+        let entries: Vec<serde_json::Value> = figment
+            .extract_inner("accounts")
+            .context("reading [[accounts]]")?;
+        entries
+            .iter()
+            .find(|e| e.get("appid").and_then(serde_json::Value::as_str) == Some(appid))
+            .and_then(|e| e.get("encoding_aes_key"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
     };
     Ok(key.map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()))
 }
@@ -73,7 +87,7 @@ pub(crate) fn driver_config(
         config.account.appid.clone(),
         ACCOUNT_ID,
     );
-    driver.encoding_aes_key = encoding_aes_key(&config.source)?;
+    driver.encoding_aes_key = encoding_aes_key(&config.source, &config.account.appid)?;
     if let Some(timeout) = timeout {
         driver.timeout = timeout;
     }
@@ -142,12 +156,24 @@ mod tests {
         let path: PathBuf = dir.join("wxoa.toml");
         let key = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
         std::fs::write(&path, format!("[account]\nencoding_aes_key = \"{key}\"\n")).unwrap();
-        let read = encoding_aes_key(&path).unwrap();
+        let appid = "wx1234567890abcdef";
+        let read = encoding_aes_key(&path, appid).unwrap();
         std::fs::write(&path, "[account]\nencoding_aes_key = \"\"\n").unwrap();
-        let empty = encoding_aes_key(&path).unwrap();
+        let empty = encoding_aes_key(&path, appid).unwrap();
         std::fs::write(&path, "[account]\n").unwrap();
-        let absent = encoding_aes_key(&path).unwrap();
+        let absent = encoding_aes_key(&path, appid).unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "[[accounts]]\nappid = \"wxfedcba0987654321\"\n\n[[accounts]]\nappid = \"{appid}\"\nencoding_aes_key = \"{key}\"\n"
+            ),
+        )
+        .unwrap();
+        let second = encoding_aes_key(&path, appid).unwrap();
+        let first = encoding_aes_key(&path, "wxfedcba0987654321").unwrap();
         let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(second.as_deref(), Some(key));
+        assert_eq!(first, None);
         // An override in this test process's environment would win, as it does for serve.
         if std::env::var_os("WXOA_ACCOUNT__ENCODING_AES_KEY").is_none() {
             assert_eq!(read.as_deref(), Some(key));

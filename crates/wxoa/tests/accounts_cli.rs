@@ -1,0 +1,309 @@
+//! Several accounts from the command line: `--account NAME` choosing which account `wxoa
+//! token` acts for against `wxoa mock` (which serves every AppID of the config, each with its
+//! own tokens, kept apart in one SQLite store), `wxoa check` with a section per account, and
+//! `wxoa serve` answering each account's pushes with its own rules.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+const APPID_SHOP: &str = "wx1111111111111111";
+const APPID_NEWS: &str = "wx2222222222222222";
+const AES_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
+/// How long a process may take to start listening.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock after 1970")
+            .subsec_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "wxoa-accounts-cli-{label}-{}-{nanos}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// A process killed when dropped, with what it printed on stdout (`watch_stdout`) or stderr.
+struct Proc {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Proc {
+    fn start(args: &[&str], config: &Path, watch_stdout: bool) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wxoa"));
+        command
+            .args(args)
+            .arg("--config")
+            .arg(config)
+            .env_remove("WXOA_CONFIG")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null());
+        if watch_stdout {
+            command.stdout(Stdio::piped()).stderr(Stdio::null());
+        } else {
+            command.stdout(Stdio::null()).stderr(Stdio::piped());
+        }
+        let mut child = command.spawn().expect("start wxoa");
+        let pipe: Box<dyn std::io::Read + Send> = if watch_stdout {
+            Box::new(child.stdout.take().expect("stdout"))
+        } else {
+            Box::new(child.stderr.take().expect("stderr"))
+        };
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, lines) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(mut log) = sink.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                let _ = tx.send(line);
+            }
+        });
+        Self { child, log, lines }
+    }
+
+    /// The first line containing `needle` (panics with the output when none comes).
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no line with {needle:?} ({e}):\n{}", self.output()),
+            }
+        }
+    }
+
+    fn output(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two accounts: `shop` in 明文 mode and `news` in 安全 mode, each with its own rules.
+fn config(dir: &TempDir) -> PathBuf {
+    let path = dir.0.join("wxoa.toml");
+    let text = format!(
+        r#"[server]
+listen = "127.0.0.1:{port}"
+admin_listen = "127.0.0.1:0"
+
+[store]
+url = "sqlite://data/wxoa.db"
+
+[[accounts]]
+name = "shop"
+appid = "{APPID_SHOP}"
+secret = "shopsecret"
+token = "shoptoken"
+
+[[accounts.rules]]
+name = "hi"
+keyword = "hi"
+reply = {{ text = "shop says hi" }}
+
+[[accounts]]
+name = "news"
+appid = "{APPID_NEWS}"
+secret = "newssecret"
+token = "newstoken"
+encoding_aes_key = "{AES_KEY}"
+
+[[accounts.rules]]
+name = "hi"
+keyword = "hi"
+reply = {{ text = "news says hi" }}
+"#,
+        port = free_port()
+    );
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// `wxoa mock` (with `extra` arguments) on a free port: the process and its base URL.
+fn mock(config: &Path, extra: &[&str]) -> (Proc, String, String) {
+    let mut args = vec!["mock", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let proc = Proc::start(&args, config, true);
+    let line = proc.wait_for("api.base_url = \"");
+    let base = line.split('"').nth(1).expect("quoted URL").to_owned();
+    proc.wait_for("Ctrl-C stops the mock");
+    let intro = proc.output();
+    (proc, base, intro)
+}
+
+/// Another `wxoa` command against the mock at `base`.
+fn wxoa(args: &[&str], config: &Path, base: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wxoa"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("WXOA_CONFIG")
+        .env("WXOA_API__BASE_URL", base)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run wxoa")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn http(method: &str, url: &str, body: Option<Value>) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let request = match method {
+            "GET" => client.get(url),
+            _ => client.post(url).json(&body.unwrap_or(Value::Null)),
+        };
+        let response = request.send().await.expect("request");
+        assert!(
+            response.status().is_success(),
+            "{method} {url}: {response:?}"
+        );
+        response.json::<Value>().await.expect("JSON answer")
+    })
+}
+
+#[test]
+fn account_chooses_whose_token_and_tokens_never_mix() {
+    let dir = TempDir::new("token");
+    let config = config(&dir);
+    let (_mock, base, intro) = mock(&config, &[]);
+    assert!(
+        intro.contains(APPID_SHOP) && intro.contains(APPID_NEWS),
+        "{intro}"
+    );
+
+    let out = wxoa(&["token"], &config, &base);
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("several accounts") && err.contains("shop, news") && err.contains("--account"),
+        "{err}"
+    );
+    let out = wxoa(&["token", "--account", "nope"], &config, &base);
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope") && err.contains("shop, news"), "{err}");
+
+    let shop = wxoa(&["token", "--account", "shop"], &config, &base);
+    assert!(shop.status.success(), "{shop:?}");
+    let news = wxoa(&["token", "--account", "news"], &config, &base);
+    assert!(news.status.success(), "{news:?}");
+    let (shop, news) = (stdout(&shop), stdout(&news));
+    assert!(!shop.is_empty() && !news.is_empty());
+    assert_ne!(shop, news, "each account has its own token");
+    // From the shared store, each account gets its own token back.
+    for (name, token) in [("shop", &shop), ("news", &news)] {
+        let again = wxoa(&["token", "--account", name], &config, &base);
+        assert_eq!(&stdout(&again), token, "{name}: {again:?}");
+    }
+    let stats = http("GET", &format!("{base}/mock/stats"), None);
+    assert_eq!(stats["token_fetches"]["issued"], 2, "{stats}");
+
+    // `wxoa check`: the shared checks, then one section per account.
+    let out = wxoa(&["check", "--json"], &config, &base);
+    let checks: Value = serde_json::from_slice(&out.stdout).expect("JSON checks");
+    let checks = checks.as_array().expect("an array");
+    for name in ["shop", "news"] {
+        let token = checks
+            .iter()
+            .find(|c| c["account"] == name && c["name"] == "access_token")
+            .unwrap_or_else(|| panic!("no access_token check for {name}: {checks:?}"));
+        assert_eq!(token["status"], "ok", "{token}");
+        assert!(
+            checks
+                .iter()
+                .any(|c| c["account"] == name && c["name"] == "rules" && c["status"] == "ok"),
+            "{checks:?}"
+        );
+    }
+    let text = stdout(&wxoa(&["check", "--account", "news"], &config, &base));
+    assert!(text.contains("[account news]"), "{text}");
+    assert!(!text.contains("[account shop]"), "{text}");
+}
+
+#[test]
+fn serve_answers_each_accounts_pushes_with_its_rules() {
+    let dir = TempDir::new("serve");
+    let config = config(&dir);
+    let server = Proc::start(&["serve"], &config, false);
+    server.wait_for("wxoa serving");
+    // One mock pushes as the first account, another as the one --account names.
+    let (_shop_mock, shop_base, shop_intro) = mock(&config, &[]);
+    assert!(
+        shop_intro.contains(&format!("/wechat/{APPID_SHOP}")),
+        "{shop_intro}"
+    );
+    let (_news_mock, news_base, news_intro) = mock(&config, &["--account", "news"]);
+    assert!(
+        news_intro.contains(&format!("/wechat/{APPID_NEWS}")),
+        "{news_intro}"
+    );
+    for (base, mode, expected) in [
+        (&shop_base, "plain", "shop says hi"),
+        (&news_base, "safe", "news says hi"),
+    ] {
+        let delivery = http(
+            "POST",
+            &format!("{base}/mock/push"),
+            Some(json!({"text": "hi", "mode": mode, "from": "oPusher"})),
+        );
+        assert_eq!(delivery["outcome"]["sees"], "reply", "{delivery}");
+        assert_eq!(
+            delivery["outcome"]["reply"]["content"],
+            expected,
+            "{delivery}\n{}",
+            server.output()
+        );
+    }
+}
