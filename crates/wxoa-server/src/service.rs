@@ -79,13 +79,16 @@ pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
             let now = app.now();
             let body = push::encode_reply(app.account(), &decoded, handled.reply.as_ref(), now);
             let elapsed = started.map(|at| at.elapsed()).unwrap_or_default();
+            // The access line. Values are recorded with Display (`%`): none needs quoting, and
+            // Debug would escape every character of each one.
             tracing::info!(
-                mode = decoded.mode.as_str(),
+                account = %app.account().name,
+                mode = %decoded.mode.as_str(),
                 msg_type = %decoded.inbound.msg_type,
-                event = decoded.inbound.event_name().unwrap_or(""),
-                rule = handled.rule.as_deref().unwrap_or("-"),
-                reply = handled.reply.as_ref().map_or("success", |r| r.msg_type()),
-                source = source.as_str(),
+                event = decoded.inbound.event_name().map(tracing::field::display),
+                rule = %handled.rule.as_deref().unwrap_or("-"),
+                reply = %handled.reply.as_ref().map_or("success", |r| r.msg_type()),
+                source = %source.as_str(),
                 status = 200,
                 latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
                 "push answered"
