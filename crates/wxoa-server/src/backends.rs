@@ -1,7 +1,8 @@
 //! Connecting the backends a deployment uses: the SQL store (SQLite by default, PostgreSQL)
 //! for sessions, parked results and — in CGI mode — dedup; Redis, when `store.redis_url` is
 //! set, for everything instances must share within seconds; and the API client (with the
-//! shared token store) for 客服 delivery.
+//! shared token store) for 客服 delivery. While Redis is down, what it holds falls back to
+//! this process and the SQL store (see [`crate::redis_fallback`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::delivery::{Delivery, IndexedParking};
 use crate::message_log::{LogWriter, LogWriterConfig};
+use crate::redis_fallback::{
+    FallbackDedup, FallbackParking, FallbackSessions, FallbackTokens, RedisHealth,
+};
 
 /// Where dedup state lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,29 +120,41 @@ pub async fn connect(
         Some(url) => Some(RedisStore::connect(url).await?),
         None => None,
     };
-    let (sessions, parking, token_store, shared_dedup): Shared = match &redis {
-        Some(redis) => (
-            Arc::new(redis.sessions()),
-            Arc::new(redis.parking()),
-            Arc::new(redis.token_store()),
-            Some(Arc::new(redis.dedup())),
-        ),
-        None => (
+    let redis_health = redis.as_ref().map(|redis| {
+        let health = Arc::new(RedisHealth::new(redis.url()));
+        crate::redis_fallback::spawn_probe(&health, redis.clone());
+        health
+    });
+    let (sessions, parking, token_store, shared_dedup): Shared = match (&redis, &redis_health) {
+        (Some(redis), Some(health)) => {
+            let local_parking = indexed_parking(&store, &config.account.appid).await?;
+            (
+                Arc::new(FallbackSessions::new(
+                    Arc::new(redis.sessions()),
+                    Arc::new(store.sessions()),
+                    Arc::clone(health),
+                )),
+                Arc::new(FallbackParking::new(
+                    Arc::new(redis.parking()),
+                    local_parking,
+                    Arc::clone(health),
+                )),
+                Arc::new(FallbackTokens::new(
+                    Arc::new(redis.token_store()),
+                    Arc::new(store.token_store()),
+                    Arc::clone(health),
+                )),
+                Some(Arc::new(FallbackDedup::new(
+                    Arc::new(redis.dedup()),
+                    Arc::clone(health),
+                ))),
+            )
+        }
+        _ => (
             Arc::new(store.sessions()),
             match scope {
                 // The one writer of parked results: index them in memory.
-                DedupScope::Process => {
-                    let parking = store.parking();
-                    let known = parking
-                        .parked_openids(&config.account.appid)
-                        .await
-                        .map_err(|e| BackendError::Parking(e.to_string()))?;
-                    let appid = config.account.appid.clone();
-                    Arc::new(IndexedParking::new(
-                        Arc::new(parking),
-                        known.into_iter().map(move |o| (appid.clone(), o)),
-                    )) as Arc<dyn ParkingBackend>
-                }
+                DedupScope::Process => indexed_parking(&store, &config.account.appid).await?,
                 DedupScope::Store => Arc::new(store.parking()),
             },
             Arc::new(store.token_store()),
@@ -191,11 +207,29 @@ pub async fn connect(
             delivery,
             shared_dedup,
             message_log,
+            redis: redis_health,
         },
         store,
         api,
         log_writer,
     })
+}
+
+/// The SQL store's parked results, indexed in memory by follower (read from the store once).
+async fn indexed_parking(
+    store: &Store,
+    appid: &str,
+) -> Result<Arc<dyn ParkingBackend>, BackendError> {
+    let parking = store.parking();
+    let known = parking
+        .parked_openids(appid)
+        .await
+        .map_err(|e| BackendError::Parking(e.to_string()))?;
+    let appid = appid.to_owned();
+    Ok(Arc::new(IndexedParking::new(
+        Arc::new(parking),
+        known.into_iter().map(move |o| (appid.clone(), o)),
+    )))
 }
 
 #[cfg(test)]
