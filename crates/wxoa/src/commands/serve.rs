@@ -25,6 +25,11 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 "account.token is not 3–32 letters or digits; the platform will refuse it in 服务器配置"
             );
         }
+        // Before connecting: the message log's writer and the Redis probe take their metric
+        // handles when they start.
+        let metrics = wxoa_server::metrics::install_recorder()
+            .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
+            .ok();
         let clock: Arc<dyn wxoa_server::clock::Clock> = Arc::new(SystemClock);
         let connected = wxoa_server::backends::connect(
             &config,
@@ -40,9 +45,6 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding {listen}"))?;
         let local = listener.local_addr().context("reading the bound address")?;
-        let metrics = wxoa_server::metrics::install_recorder()
-            .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
-            .ok();
         let admin_listen = config.server.admin_listen;
         let admin = tokio::net::TcpListener::bind(admin_listen)
             .await
