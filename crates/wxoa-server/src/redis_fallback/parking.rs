@@ -85,3 +85,42 @@ impl ParkingBackend for FallbackParking {
         Ok(remote + self.local.sweep_parked().await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::delivery::MemoryParking;
+    use crate::redis_fallback::tests::Unreachable;
+
+    #[tokio::test]
+    async fn results_parked_during_an_outage_are_taken_after_it() {
+        let health = Arc::new(RedisHealth::new("redis://127.0.0.1:1"));
+        let local: Arc<dyn ParkingBackend> =
+            Arc::new(MemoryParking::new(Arc::new(FixedClock::new(1_700_000_000))));
+        let redis = Arc::new(MemoryParking::new(Arc::new(FixedClock::new(1_700_000_000))));
+        let down = FallbackParking::new(
+            Arc::new(Unreachable),
+            Arc::clone(&local),
+            Arc::clone(&health),
+        );
+        down.park("wx1", "o1", "slow", "{\"text\":\"late\"}", 1_700_000_000)
+            .await
+            .unwrap();
+        assert!(!health.is_up());
+        // Redis is back (another handle on a working store): both sides are read.
+        let up_health = Arc::new(RedisHealth::new("redis://127.0.0.1:1"));
+        let up = FallbackParking::new(
+            Arc::clone(&redis) as Arc<dyn ParkingBackend>,
+            local,
+            up_health,
+        );
+        up.park("wx1", "o1", "later", "{\"text\":\"later\"}", 1_700_000_001)
+            .await
+            .unwrap();
+        let taken = up.take_parked("wx1", "o1").await.unwrap();
+        let rules: Vec<&str> = taken.iter().map(|p| p.rule.as_str()).collect();
+        assert_eq!(rules, ["slow", "later"], "oldest first, from both stores");
+        assert!(up.take_parked("wx1", "o1").await.unwrap().is_empty());
+    }
+}

@@ -83,3 +83,43 @@ impl SessionBackend for FallbackSessions {
         Ok(remote + self.local.sweep_sessions().await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis_fallback::tests::Unreachable;
+
+    /// Sessions in memory, standing in for the SQL store.
+    #[derive(Debug, Default)]
+    struct Local(std::sync::Mutex<Map<String, Value>>);
+
+    #[async_trait]
+    impl SessionBackend for Local {
+        async fn load_session(&self, _: &str, _: &str) -> Result<Map<String, Value>, StoreError> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+        async fn save_session(
+            &self,
+            _: &str,
+            _: &str,
+            session: &Map<String, Value>,
+        ) -> Result<(), StoreError> {
+            *self.0.lock().unwrap() = session.clone();
+            Ok(())
+        }
+        async fn sweep_sessions(&self) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_are_kept_locally_while_redis_is_down() {
+        let health = Arc::new(RedisHealth::new("redis://127.0.0.1:1"));
+        let sessions =
+            FallbackSessions::new(Arc::new(Unreachable), Arc::new(Local::default()), health);
+        let mut session = Map::new();
+        session.insert("step".into(), Value::from(2));
+        sessions.save_session("wx1", "o1", &session).await.unwrap();
+        assert_eq!(sessions.load_session("wx1", "o1").await.unwrap(), session);
+    }
+}

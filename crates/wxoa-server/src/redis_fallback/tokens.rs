@@ -112,3 +112,36 @@ impl TokenStore for FallbackTokens {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use wxoa_api::MemoryTokenStore;
+
+    use super::*;
+    use crate::redis_fallback::tests::Unreachable;
+
+    #[tokio::test]
+    async fn tokens_go_to_the_local_store_while_redis_is_down() {
+        let health = Arc::new(RedisHealth::new("redis://127.0.0.1:1"));
+        let local = Arc::new(MemoryTokenStore::new());
+        let tokens = FallbackTokens::new(
+            Arc::new(Unreachable),
+            Arc::clone(&local) as Arc<dyn TokenStore>,
+            Arc::clone(&health),
+        );
+        // The first command fails on Redis, marks it down, and is served locally.
+        assert!(
+            tokens
+                .try_lock("k", "me", Duration::from_secs(5))
+                .await
+                .unwrap()
+        );
+        assert!(!health.is_up());
+        let token = CachedToken::new("T1", 2_000_000_000);
+        tokens.put("k", &token).await.unwrap();
+        tokens.unlock("k", "me").await.unwrap();
+        assert_eq!(tokens.get("k").await.unwrap(), Some(token.clone()));
+        assert_eq!(local.get("k").await.unwrap(), Some(token));
+        assert_eq!(tokens.count_fetch("k", "2026-01-01").await.unwrap(), 1);
+    }
+}
