@@ -15,6 +15,8 @@ mod dedup;
 mod parking;
 mod sessions;
 mod tokens;
+#[cfg(test)]
+mod unreachable;
 
 pub use self::dedup::FallbackDedup;
 pub use self::parking::FallbackParking;
@@ -198,76 +200,8 @@ pub fn spawn_probe(health: &Arc<RedisHealth>, redis: RedisStore) -> tokio::task:
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use std::time::Duration;
-
-    use async_trait::async_trait;
-    use serde_json::{Map, Value};
-    use wxoa_api::{CachedToken, TokenStore};
-    use wxoa_store::{Parked, ParkingBackend};
-
+mod tests {
     use super::*;
-
-    /// A Redis that never answers: every operation fails.
-    #[derive(Debug)]
-    pub(crate) struct Unreachable;
-
-    fn refused<T>() -> Result<T, StoreError> {
-        Err(StoreError::msg("connection refused"))
-    }
-
-    #[async_trait]
-    impl TokenStore for Unreachable {
-        async fn get(&self, _: &str) -> Result<Option<CachedToken>, StoreError> {
-            refused()
-        }
-        async fn put(&self, _: &str, _: &CachedToken) -> Result<(), StoreError> {
-            refused()
-        }
-        async fn expire_if(&self, _: &str, _: &str) -> Result<bool, StoreError> {
-            refused()
-        }
-        async fn try_lock(&self, _: &str, _: &str, _: Duration) -> Result<bool, StoreError> {
-            refused()
-        }
-        async fn unlock(&self, _: &str, _: &str) -> Result<(), StoreError> {
-            refused()
-        }
-        async fn count_fetch(&self, _: &str, _: &str) -> Result<u64, StoreError> {
-            refused()
-        }
-    }
-
-    #[async_trait]
-    impl ParkingBackend for Unreachable {
-        async fn park(&self, _: &str, _: &str, _: &str, _: &str, _: i64) -> Result<(), StoreError> {
-            refused()
-        }
-        async fn take_parked(&self, _: &str, _: &str) -> Result<Vec<Parked>, StoreError> {
-            refused()
-        }
-        async fn sweep_parked(&self) -> Result<u64, StoreError> {
-            refused()
-        }
-    }
-
-    #[async_trait]
-    impl wxoa_store::SessionBackend for Unreachable {
-        async fn load_session(&self, _: &str, _: &str) -> Result<Map<String, Value>, StoreError> {
-            refused()
-        }
-        async fn save_session(
-            &self,
-            _: &str,
-            _: &str,
-            _: &Map<String, Value>,
-        ) -> Result<(), StoreError> {
-            refused()
-        }
-        async fn sweep_sessions(&self) -> Result<u64, StoreError> {
-            refused()
-        }
-    }
 
     #[tokio::test]
     async fn a_failed_command_marks_redis_down_and_skips_it_until_it_is_up() {

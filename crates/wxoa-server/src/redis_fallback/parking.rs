@@ -91,7 +91,7 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::delivery::MemoryParking;
-    use crate::redis_fallback::tests::Unreachable;
+    use crate::redis_fallback::unreachable::Unreachable;
 
     #[tokio::test]
     async fn results_parked_during_an_outage_are_taken_after_it() {

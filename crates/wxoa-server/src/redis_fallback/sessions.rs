@@ -87,7 +87,7 @@ impl SessionBackend for FallbackSessions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redis_fallback::tests::Unreachable;
+    use crate::redis_fallback::unreachable::Unreachable;
 
     /// Sessions in memory, standing in for the SQL store.
     #[derive(Debug, Default)]

@@ -118,7 +118,7 @@ mod tests {
     use wxoa_api::MemoryTokenStore;
 
     use super::*;
-    use crate::redis_fallback::tests::Unreachable;
+    use crate::redis_fallback::unreachable::Unreachable;
 
     #[tokio::test]
     async fn tokens_go_to_the_local_store_while_redis_is_down() {
