@@ -40,6 +40,12 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_BUSY_RETRIES: u32 = 3;
 /// Default first back-off after `-1`; doubles on each retry (1 s, 2 s, 4 s).
 pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
+/// Default wait after a failed token fetch before the next one; doubles with each failure in
+/// a row (1 s, 2 s, 4 s, … up to [`DEFAULT_TOKEN_BACKOFF_MAX`]).
+pub const DEFAULT_TOKEN_BACKOFF: Duration = Duration::from_secs(1);
+/// Default longest wait between failed token fetches: an API that never answers costs at most
+/// one attempt per 5 minutes (≈ 300 a day, far below the 2000-a-day quota) per process.
+pub const DEFAULT_TOKEN_BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// A client for the platform's outbound APIs, sharing one access_token with every other
 /// process that uses the same [`TokenStore`].
@@ -80,6 +86,8 @@ pub(crate) struct Tuning {
     pub(crate) lock_poll: Duration,
     pub(crate) busy_retries: u32,
     pub(crate) backoff: Duration,
+    pub(crate) token_backoff: Duration,
+    pub(crate) token_backoff_max: Duration,
 }
 
 /// Builder for [`Client`]; see each method for its default.
@@ -199,6 +207,8 @@ impl ClientBuilder {
                 lock_poll: DEFAULT_LOCK_POLL_INTERVAL,
                 busy_retries: DEFAULT_BUSY_RETRIES,
                 backoff: DEFAULT_BACKOFF,
+                token_backoff: DEFAULT_TOKEN_BACKOFF,
+                token_backoff_max: DEFAULT_TOKEN_BACKOFF_MAX,
             },
             http: None,
         }
@@ -297,6 +307,17 @@ impl ClientBuilder {
     #[must_use]
     pub fn busy_backoff(mut self, first: Duration) -> Self {
         self.tuning.backoff = first;
+        self
+    }
+
+    /// After a failed token fetch, wait `first` before the next one, doubling with each failure
+    /// in a row up to `max` (defaults [`DEFAULT_TOKEN_BACKOFF`], [`DEFAULT_TOKEN_BACKOFF_MAX`]).
+    /// Meanwhile callers get a still-valid token when there is one, else the fetch's error at
+    /// once; a token put in the store by another process is used as soon as it is there.
+    #[must_use]
+    pub fn token_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.tuning.token_backoff = first;
+        self.tuning.token_backoff_max = max.max(first);
         self
     }
 

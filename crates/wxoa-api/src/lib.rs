@@ -66,7 +66,8 @@ pub mod user;
 pub use client::{
     Client, ClientBuilder, DEFAULT_BACKOFF, DEFAULT_BASE_URL, DEFAULT_BUSY_RETRIES,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCK_POLL_INTERVAL, DEFAULT_LOCK_TTL, DEFAULT_OAUTH_BASE_URL,
-    DEFAULT_TIMEOUT, Progress, REFRESH_MARGIN_SECS,
+    DEFAULT_TIMEOUT, DEFAULT_TOKEN_BACKOFF, DEFAULT_TOKEN_BACKOFF_MAX, Progress,
+    REFRESH_MARGIN_SECS,
 };
 pub use clock::{Clock, ManualClock, SystemClock, beijing_date};
 pub use error::ApiError;

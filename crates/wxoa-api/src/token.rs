@@ -10,7 +10,10 @@
 //!    and retries the lock until a fresh token appears, the lock frees (or dies after its
 //!    ttl), or twice the ttl has passed.
 //!
-//! If a refresh inside the margin fails, the old token (still valid) is used and a warning
+//! After a failed fetch the provider backs off ([`Slot::backoff`]): no fetch from the platform
+//! until the wait has passed (1 s doubling to 5 min by default), so an API that times out is
+//! asked at most every few minutes, never at the rate of the callers; the store is still read
+//! meanwhile. If a refresh inside the margin fails, the old token (still valid) is used and a warning
 //! logged. On 40001 / 40014 / 42001 the failed token is expired only if it is still the stored
 //! one (compare-and-expire), then the provider runs again refusing that value; with
 //! stable_token a refetch that hands back the same token escalates once to `force_refresh`.
@@ -55,6 +58,27 @@ pub(crate) struct Slot {
     /// Number of completed passes through the gate.
     flights: AtomicU64,
     last_failure: Mutex<Option<Failure>>,
+    /// Failed fetches in a row, and when the next may be made.
+    backoff: Mutex<Option<Backoff>>,
+}
+
+/// The back-off after failed fetches.
+#[derive(Debug, Clone)]
+struct Backoff {
+    failures: u32,
+    until: tokio::time::Instant,
+    error: String,
+}
+
+/// The wait after `failures` failed fetches in a row: `first`, doubled with each further
+/// failure, at most `max`.
+pub(crate) fn backoff_delay(
+    first: std::time::Duration,
+    max: std::time::Duration,
+    failures: u32,
+) -> std::time::Duration {
+    let doublings = failures.saturating_sub(1).min(31);
+    first.saturating_mul(1 << doublings).min(max)
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +110,35 @@ impl Slot {
         if cache.as_ref().is_some_and(|t| t.value == failed) {
             *cache = None;
         }
+    }
+
+    /// While backing off: the number of failures, the time left and the last error.
+    fn backing_off(&self) -> Option<(u32, std::time::Duration, String)> {
+        let backoff = lock(&self.backoff).clone()?;
+        let left = backoff
+            .until
+            .saturating_duration_since(tokio::time::Instant::now());
+        (!left.is_zero()).then_some((backoff.failures, left, backoff.error))
+    }
+
+    fn fetch_failed(
+        &self,
+        tuning: &crate::client::Tuning,
+        error: &ApiError,
+    ) -> std::time::Duration {
+        let mut backoff = lock(&self.backoff);
+        let failures = backoff.as_ref().map_or(0, |b| b.failures) + 1;
+        let delay = backoff_delay(tuning.token_backoff, tuning.token_backoff_max, failures);
+        *backoff = Some(Backoff {
+            failures,
+            until: tokio::time::Instant::now() + delay,
+            error: error.to_string(),
+        });
+        delay
+    }
+
+    fn fetch_succeeded(&self) {
+        *lock(&self.backoff) = None;
     }
 
     fn failure_after(&self, arrival: u64) -> Option<Failure> {
@@ -304,6 +357,19 @@ impl Inner {
                 Ok(None) => {}
                 Err(e) => return (Err(e.into()), stale),
             }
+            if !force && let Some((failures, left, error)) = self.slot(kind).backing_off() {
+                let reason = format!(
+                    "not fetching again for {} ms after {failures} failed fetches in a row (last: {error})",
+                    left.as_millis()
+                );
+                return (
+                    Err(ApiError::TokenFetchFailed {
+                        key: key.to_owned(),
+                        reason,
+                    }),
+                    stale,
+                );
+            }
             match self
                 .store
                 .try_lock(key, &self.holder, self.tuning.lock_ttl)
@@ -352,7 +418,18 @@ impl Inner {
             return Ok(t);
         }
         let now = self.clock.now_unix();
-        let token = self.fetch(kind, force).await?;
+        let slot = self.slot(kind);
+        let token = match self.fetch(kind, force).await {
+            Ok(token) => {
+                slot.fetch_succeeded();
+                token
+            }
+            Err(e) => {
+                let delay = slot.fetch_failed(&self.tuning, &e);
+                tracing::warn!(key, error = %e, retry_in_ms = delay.as_millis() as u64, "token fetch failed; backing off");
+                return Err(e);
+            }
+        };
         if let Err(e) = self.store.put(key, &token).await {
             // The token works; failing the caller would not help. Other processes will fetch their own.
             tracing::warn!(key, error = %e, "fetched a token but could not store it; other processes cannot share it");
@@ -474,6 +551,30 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_and_keeps_a_dead_api_far_below_the_daily_limit() {
+        use std::time::Duration;
+        let (first, max) = (
+            crate::client::DEFAULT_TOKEN_BACKOFF,
+            crate::client::DEFAULT_TOKEN_BACKOFF_MAX,
+        );
+        let plan: Vec<u64> = (1..=11)
+            .map(|n| backoff_delay(first, max, n).as_secs())
+            .collect();
+        assert_eq!(plan, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(backoff_delay(first, max, u32::MAX), max);
+        // Attempts in a day against an API that never answers: each waits at least its delay.
+        let (mut elapsed, mut attempts) = (Duration::ZERO, 0_u64);
+        while elapsed < Duration::from_secs(86_400) {
+            attempts += 1;
+            elapsed += backoff_delay(first, max, u32::try_from(attempts).unwrap());
+        }
+        assert!(
+            attempts < DAILY_FETCH_LIMIT / 6,
+            "{attempts} attempts a day"
+        );
+    }
 
     #[test]
     fn warn_threshold_is_80_percent() {

@@ -83,6 +83,7 @@ async fn setup(llm: LlmConfig, on_slow: &str, profile: &str) -> Setup {
         delivery,
         shared_dedup: None,
         message_log: None,
+        redis: None,
     };
     Setup {
         app: Arc::new(App::with_backends(&config, clock, backends)),

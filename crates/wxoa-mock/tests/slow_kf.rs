@@ -77,6 +77,7 @@ async fn kf_policy_delivers_a_7_second_answer_through_the_outbox() {
         delivery,
         shared_dedup: None,
         message_log: None,
+        redis: None,
     };
     let app = Arc::new(App::with_backends(&config, clock, backends));
 

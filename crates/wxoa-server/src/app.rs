@@ -31,6 +31,8 @@ use crate::delivery::{Delivery, MemoryParking};
 use crate::message_log::MessageLog;
 use crate::metrics::PushMetrics;
 use crate::push::{Checks, DecodedPush};
+use crate::readiness::Readiness;
+use crate::redis_fallback::RedisHealth;
 use crate::rules::{OnSlow, Outcome, RuleSet};
 
 /// How long answers are kept for the platform's retries.
@@ -146,6 +148,8 @@ pub struct Backends {
     pub shared_dedup: Option<Arc<dyn SharedDedup>>,
     /// The message log, when the store keeps one.
     pub message_log: Option<MessageLog>,
+    /// Whether Redis answers, when `store.redis_url` is set.
+    pub redis: Option<Arc<RedisHealth>>,
 }
 
 impl Backends {
@@ -171,6 +175,7 @@ impl Backends {
             delivery,
             shared_dedup: None,
             message_log: None,
+            redis: None,
         }
     }
 }
@@ -277,18 +282,24 @@ impl App {
         self.rules_generation.subscribe()
     }
 
-    /// Whether the service can answer: rules are loaded and the stores it uses are reachable.
-    ///
-    /// # Errors
-    /// Why it is not ready.
-    pub async fn readiness(&self) -> Result<(), String> {
-        if let Some(shared) = &self.backends.shared_dedup {
-            shared
-                .sweep(DEDUP_WINDOW)
-                .await
-                .map_err(|e| format!("dedup store unreachable: {e}"))?;
+    /// Whether the service can answer: ready, degraded (answering, with Redis down or the
+    /// message log failing to write), or not ready (the shared dedup store of CGI unreachable).
+    pub async fn readiness(&self) -> Readiness {
+        let mut problems = Vec::new();
+        match &self.backends.redis {
+            Some(redis) => problems.extend(redis.problem()),
+            None => {
+                if let Some(shared) = &self.backends.shared_dedup
+                    && let Err(e) = shared.sweep(DEDUP_WINDOW).await
+                {
+                    return Readiness::NotReady(format!("dedup store unreachable: {e}"));
+                }
+            }
         }
-        Ok(())
+        if let Some(log) = &self.backends.message_log {
+            problems.extend(log.problem());
+        }
+        Readiness::from_problems(problems)
     }
 
     fn deadline(&self) -> Duration {

@@ -1,7 +1,8 @@
 //! Connecting the backends a deployment uses: the SQL store (SQLite by default, PostgreSQL)
 //! for sessions, parked results and — in CGI mode — dedup; Redis, when `store.redis_url` is
 //! set, for everything instances must share within seconds; and the API client (with the
-//! shared token store) for 客服 delivery.
+//! shared token store) for 客服 delivery. While Redis is down, what it holds falls back to
+//! this process and the SQL store (see [`crate::redis_fallback`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::delivery::{Delivery, IndexedParking};
 use crate::message_log::{LogWriter, LogWriterConfig};
+use crate::redis_fallback::{
+    FallbackDedup, FallbackParking, FallbackSessions, FallbackTokens, RedisHealth,
+};
 
 /// Where dedup state lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,35 +159,50 @@ pub async fn connect_accounts(
     scope: DedupScope,
 ) -> Result<ConnectedAccounts, BackendError> {
     let store = Store::open(&config.store.url, &config.base_dir).await?;
+    let appids: Vec<String> = config
+        .accounts
+        .iter()
+        .map(|entry| entry.account.appid.clone())
+        .collect();
     let redis = match &config.store.redis_url {
         Some(url) => Some(RedisStore::connect(url).await?),
         None => None,
     };
-    let (sessions, parking, token_store, shared_dedup): Shared = match &redis {
-        Some(redis) => (
-            Arc::new(redis.sessions()),
-            Arc::new(redis.parking()),
-            Arc::new(redis.token_store()),
-            Some(Arc::new(redis.dedup())),
-        ),
-        None => (
+    let redis_health = redis.as_ref().map(|redis| {
+        let health = Arc::new(RedisHealth::new(redis.url()));
+        crate::redis_fallback::spawn_probe(&health, redis.clone());
+        health
+    });
+    let (sessions, parking, token_store, shared_dedup): Shared = match (&redis, &redis_health) {
+        (Some(redis), Some(health)) => {
+            let local_parking = indexed_parking(&store, &appids).await?;
+            (
+                Arc::new(FallbackSessions::new(
+                    Arc::new(redis.sessions()),
+                    Arc::new(store.sessions()),
+                    Arc::clone(health),
+                )),
+                Arc::new(FallbackParking::new(
+                    Arc::new(redis.parking()),
+                    local_parking,
+                    Arc::clone(health),
+                )),
+                Arc::new(FallbackTokens::new(
+                    Arc::new(redis.token_store()),
+                    Arc::new(store.token_store()),
+                    Arc::clone(health),
+                )),
+                Some(Arc::new(FallbackDedup::new(
+                    Arc::new(redis.dedup()),
+                    Arc::clone(health),
+                ))),
+            )
+        }
+        _ => (
             Arc::new(store.sessions()),
             match scope {
                 // The one writer of parked results: index them in memory.
-                DedupScope::Process => {
-                    let parking = store.parking();
-                    let mut known = Vec::new();
-                    for entry in &config.accounts {
-                        let appid = &entry.account.appid;
-                        let openids = parking
-                            .parked_openids(appid)
-                            .await
-                            .map_err(|e| BackendError::Parking(e.to_string()))?;
-                        known.extend(openids.into_iter().map(|o| (appid.clone(), o)));
-                    }
-                    Arc::new(IndexedParking::new(Arc::new(parking), known))
-                        as Arc<dyn ParkingBackend>
-                }
+                DedupScope::Process => indexed_parking(&store, &appids).await?,
                 DedupScope::Store => Arc::new(store.parking()),
             },
             Arc::new(store.token_store()),
@@ -244,6 +263,7 @@ pub async fn connect_accounts(
                 delivery,
                 shared_dedup: shared_dedup.clone(),
                 message_log: message_log.clone(),
+                redis: redis_health.clone(),
             },
             api,
         });
@@ -253,6 +273,24 @@ pub async fn connect_accounts(
         store,
         log_writer,
     })
+}
+
+/// The SQL store's parked results of every account, indexed in memory by follower (read from
+/// the store once).
+async fn indexed_parking(
+    store: &Store,
+    appids: &[String],
+) -> Result<Arc<dyn ParkingBackend>, BackendError> {
+    let parking = store.parking();
+    let mut known = Vec::new();
+    for appid in appids {
+        let openids = parking
+            .parked_openids(appid)
+            .await
+            .map_err(|e| BackendError::Parking(e.to_string()))?;
+        known.extend(openids.into_iter().map(|o| (appid.clone(), o)));
+    }
+    Ok(Arc::new(IndexedParking::new(Arc::new(parking), known)))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! - [`message_log`]: each answered push logged off the reply path (bounded queue, batches).
 //! - [`admin`]: the owner's console on the admin listener (web page and `/api/v1`).
 //! - [`backends`]: connecting the SQL store, Redis and the API client; [`delivery`]: late results.
+//! - [`redis_fallback`]: serving through a Redis outage; [`readiness`]: what `/readyz` says.
 //! - [`tls`]: HTTPS for `serve` with certificate reload.
 //! - [`accept`]: the accept loop (connection cap, head limits and timeouts, graceful shutdown);
 //!   [`linger`]: lingering close, so a refused client reads its answer.
@@ -36,6 +37,8 @@ pub mod linger;
 pub mod message_log;
 pub mod metrics;
 pub mod push;
+pub mod readiness;
+pub mod redis_fallback;
 pub mod reload;
 pub mod rules;
 pub mod service;

@@ -32,6 +32,10 @@ pub const MAX_BATCH: usize = 512;
 /// The writer's time spent writing is at most this fraction of the time it runs: after a
 /// write that took `t`, it waits `t × (1 / WRITER_DUTY − 1)` before the next.
 pub const WRITER_DUTY: f64 = 0.05;
+/// The longest pause the duty cycle makes between two writes: a write that waited seconds on
+/// a lock held elsewhere (or a database coming back) spent that time waiting, not working, so
+/// it must not stop the log for twenty times as long.
+pub const MAX_WRITER_PAUSE: Duration = Duration::from_secs(2);
 /// Waits before the second, third and fourth attempt at a failed write.
 const RETRY_DELAYS: [Duration; 3] = [
     Duration::from_millis(100),
@@ -119,6 +123,10 @@ struct Counts {
     dropped: AtomicU64,
     written: AtomicU64,
     lost: AtomicU64,
+    /// Failed attempts since the last write that went through (0: writing fine).
+    failing: AtomicU64,
+    /// The last write error, while `failing` is not 0.
+    last_error: std::sync::Mutex<String>,
     dropped_counter: OnceLock<Counter>,
 }
 
@@ -157,6 +165,26 @@ impl MessageLog {
             written: self.counts.written.load(Ordering::Relaxed),
             lost: self.counts.lost.load(Ordering::Relaxed),
         }
+    }
+
+    /// While writes fail: what `/readyz` says about it (the failing attempts, the last error,
+    /// what was lost so far).
+    #[must_use]
+    pub fn problem(&self) -> Option<String> {
+        let failing = self.counts.failing.load(Ordering::Relaxed);
+        if failing == 0 {
+            return None;
+        }
+        let error = self
+            .counts
+            .last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        Some(format!(
+            "message log: {failing} write attempts failed in a row ({error}); retrying, {} entries lost so far",
+            self.counts.lost.load(Ordering::Relaxed)
+        ))
     }
 }
 
@@ -261,7 +289,8 @@ impl Task {
                     }
                     let busy = self.write(&batch, true).await;
                     batch.clear();
-                    next_write = Instant::now() + busy.mul_f64(1.0 / WRITER_DUTY - 1.0);
+                    next_write = Instant::now()
+                        + busy.mul_f64(1.0 / WRITER_DUTY - 1.0).min(MAX_WRITER_PAUSE);
                     self.depth.set(self.rx.len() as f64);
                 }
                 _ = prune.tick() => self.prune().await,
@@ -281,7 +310,8 @@ impl Task {
 
     /// Writes `batch`, retrying failures; a batch that fails every attempt is counted lost.
     /// While shutting down (`patient` false) only one retry is made, quickly. Returns the time
-    /// spent in the database (not in the waits between attempts).
+    /// the last attempt spent in the database (not the failed attempts before it, nor the waits
+    /// between attempts).
     async fn write(&self, batch: &[MessageLogEntry], patient: bool) -> Duration {
         let delays: &[Duration] = if patient {
             &RETRY_DELAYS
@@ -289,20 +319,26 @@ impl Task {
             &RETRY_DELAYS[..1]
         };
         let mut attempt = 0;
-        let mut busy = Duration::ZERO;
         loop {
             let started = Instant::now();
             let result = self.sink.write(batch).await;
-            busy += started.elapsed();
+            let busy = started.elapsed();
             match result {
                 Ok(()) => {
                     let rows = batch.len() as u64;
+                    self.counts.failing.store(0, Ordering::Relaxed);
                     self.counts.written.fetch_add(rows, Ordering::Relaxed);
                     self.written.increment(rows);
                     return busy;
                 }
                 Err(e) => {
                     metrics::counter!(LOG_WRITE_FAILURES).increment(1);
+                    self.counts.failing.fetch_add(1, Ordering::Relaxed);
+                    *self
+                        .counts
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = e.to_string();
                     let Some(delay) = delays.get(attempt) else {
                         let rows = batch.len() as u64;
                         self.counts.lost.fetch_add(rows, Ordering::Relaxed);

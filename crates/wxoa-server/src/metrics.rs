@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics::{Counter, Histogram};
@@ -17,6 +17,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use crate::admin::Console;
 use crate::app::{App, Source};
 use crate::push::Mode;
+use crate::readiness::Readiness;
 
 /// Pushes answered, by `account`, `mode`, `msg_type` and `status` (HTTP status).
 pub const PUSHES: &str = "wxoa_pushes_total";
@@ -69,8 +70,8 @@ struct AdminState {
     handle: Option<PrometheusHandle>,
 }
 
-/// The admin router: `/healthz` (the process is up), `/readyz` (rules loaded, stores
-/// reachable) and `/metrics` (Prometheus text format; 404 when no recorder is installed).
+/// The admin router: `/healthz` (the process is up), `/readyz` (ready, degraded or not:
+/// see [`Readiness`]) and `/metrics` (Prometheus text format; 404 when no recorder is installed).
 /// The console is off: [`admin_listener`] with `None`.
 pub fn admin_router(app: Arc<App>, handle: Option<PrometheusHandle>) -> Router {
     admin_listener(app, handle, None)
@@ -110,18 +111,39 @@ async fn console_off() -> impl IntoResponse {
     )
 }
 
-async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
+/// `/readyz`: 200 when pushes are answered (ready, or degraded with a fault worked around),
+/// 503 when not. Plain text by default (`ready: …`, `degraded: …`, `not ready: …`, one line
+/// per problem); JSON when the request accepts `application/json`:
+/// `{"status":"ready"|"degraded"|"not_ready","rules":N,"problems":["…"]}`.
+async fn readyz(State(state): State<AdminState>, headers: HeaderMap) -> impl IntoResponse {
     let rules = state.app.rules().len();
-    match state.app.readiness().await {
-        Ok(()) => (
-            StatusCode::OK,
-            format!("ready: {rules} rules loaded, stores reachable\n"),
-        ),
-        Err(why) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {why}\n"),
-        ),
+    let readiness = state.app.readiness().await;
+    let status = if readiness.serves() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if wants_json {
+        let body = serde_json::json!({
+            "status": readiness.status(),
+            "rules": rules,
+            "problems": readiness.problems(),
+        });
+        return (status, axum::Json(body)).into_response();
     }
+    let text = match &readiness {
+        Readiness::Ready => format!("ready: {rules} rules loaded, stores reachable\n"),
+        Readiness::Degraded(problems) => format!(
+            "degraded: {rules} rules loaded, pushes answered; {}\n",
+            problems.join("; ")
+        ),
+        Readiness::NotReady(why) => format!("not ready: {why}\n"),
+    };
+    (status, text).into_response()
 }
 
 async fn render(State(state): State<AdminState>) -> impl IntoResponse {

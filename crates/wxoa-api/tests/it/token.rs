@@ -640,3 +640,72 @@ async fn store_failures_surface_as_store_errors() {
     assert!(matches!(e, ApiError::Store(_)), "{e:?}");
     assert_eq!(e.to_string(), "token store: database is locked");
 }
+
+/// The attempts the back-off plan allows within `elapsed`: the first at once, each further
+/// one only after the wait that follows a failure (`first` doubling to `max`).
+fn attempts_allowed(elapsed: Duration, first: Duration, max: Duration) -> usize {
+    let (mut at, mut attempts, mut wait) = (Duration::ZERO, 1, first);
+    loop {
+        at += wait;
+        if at > elapsed {
+            return attempts;
+        }
+        attempts += 1;
+        wait = (wait * 2).min(max);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_endpoint_that_never_answers_is_asked_at_the_back_off_pace() {
+    let s = server().await;
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/stable_token"))
+        .respond_with(ok_fixture("stable_token.json").set_delay(Duration::from_secs(600)))
+        .mount(&s)
+        .await;
+    let (first, max) = (Duration::from_millis(200), Duration::from_millis(400));
+    let c = builder(&s)
+        .0
+        .timeout(Duration::from_millis(100))
+        .token_backoff(first, max)
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let mut calls = 0_u32;
+                while started.elapsed() < Duration::from_millis(1500) {
+                    let e = c.access_token().await.unwrap_err();
+                    assert!(
+                        matches!(e, ApiError::TokenFetchFailed { .. } | ApiError::Http { .. }),
+                        "{e:?}"
+                    );
+                    calls += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                calls
+            })
+        })
+        .collect();
+    let mut calls = 0;
+    for caller in callers {
+        calls += caller.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let attempts = requests_to(&s, "/cgi-bin/stable_token").await.len();
+    assert!(
+        attempts >= 2,
+        "it tries again after the back-off: {attempts}"
+    );
+    let allowed = attempts_allowed(elapsed, first, max);
+    assert!(
+        attempts <= allowed,
+        "{attempts} fetches in {elapsed:?}, the plan allows {allowed}"
+    );
+    assert!(
+        calls as usize > 4 * attempts,
+        "callers are answered without a fetch each: {calls} calls, {attempts} fetches"
+    );
+}

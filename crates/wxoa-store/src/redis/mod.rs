@@ -97,6 +97,23 @@ impl RedisStore {
         &self.url
     }
 
+    /// Sends `PING` and checks the answer (reconnecting first when the connection was lost).
+    ///
+    /// # Errors
+    /// The server does not answer (within the command timeout) or answers something else.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let pong: String = ::redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(fail("ping", ""))?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::new(format!("redis ping answered `{pong}`")))
+        }
+    }
+
     /// The token store on this server, under `{prefix}token:`, `{prefix}lock:` and
     /// `{prefix}fetches:`.
     #[must_use]

@@ -29,8 +29,8 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        // Before anything records: a handle taken earlier (the log writer's counters) would
-        // record nowhere.
+        // Before connecting: a handle taken earlier (the message log's writer, the Redis
+        // probe) would record nowhere.
         let metrics = wxoa_server::metrics::install_recorder()
             .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
             .ok();
