@@ -91,6 +91,10 @@ pub const MAX_HEADER_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
 /// The default of `server.body_timeout_ms`.
 pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
+/// `store.log_queue`: rows waiting for the message log's writer. The writer takes up to 512 a
+/// write and rests at most 2 s between writes, so this absorbs any burst an account sees while
+/// bounding what a flood can hold in memory (an entry is about 0.6–0.9 kB).
+pub const DEFAULT_LOG_QUEUE: usize = 2_048;
 
 /// `[server]`: the callback endpoint.
 #[derive(Debug, Clone, Deserialize)]
@@ -189,7 +193,7 @@ impl Default for RawStore {
             redis_url: String::new(),
             message_log: true,
             log_retention_days: 30,
-            log_queue: 10_000,
+            log_queue: DEFAULT_LOG_QUEUE,
         }
     }
 }
@@ -900,6 +904,7 @@ token = "wxoatoken"
         assert_eq!(c.server.max_header_bytes, 16_384);
         assert_eq!(c.server.header_timeout_ms, 10_000);
         assert_eq!(c.server.body_timeout_ms, 10_000);
+        assert_eq!(c.store.log_queue, DEFAULT_LOG_QUEUE);
         assert_eq!(c.api.base_url, "https://api.weixin.qq.com");
         assert!(c.api.stable_token);
         assert_eq!(c.store.url, "sqlite://data/wxoa.db");

@@ -14,6 +14,8 @@ use tracing_subscriber::fmt::MakeWriter;
 const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 /// A batch this large is written without waiting for the interval.
 const FLUSH_BYTES: usize = 64 * 1024;
+/// A batch buffer keeps up to this much capacity between batches.
+const KEPT_BYTES: usize = 1024 * 1024;
 /// Past this, stderr is not keeping up (a full pipe, a stopped reader): lines are dropped and
 /// counted rather than making requests wait or memory grow.
 const MAX_PENDING_BYTES: usize = 8 * 1024 * 1024;
@@ -126,8 +128,9 @@ impl Shared {
                 // Nowhere left to report a failing stderr; the lines are gone either way.
                 let _ = out.write_all(&batch).and_then(|()| out.flush());
                 batch.clear();
-                // Keep a big burst's buffer from staying allocated for good.
-                batch.shrink_to(FLUSH_BYTES);
+                // Keep the buffer for the next batch (no regrowing, no fresh mapping each
+                // time), but not a rare burst's.
+                batch.shrink_to(KEPT_BYTES);
             }
             if closed {
                 return;

@@ -9,6 +9,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::batched_stderr::{BatchedStderr, FlushGuard};
 use crate::cli::LogFormat;
+use crate::log_format::TextFormat;
 
 /// Install the global subscriber (stderr, so stdout stays for command output), with the
 /// layer that keeps the latest warnings and errors for the console's dashboard. `batched`
@@ -25,13 +26,20 @@ pub(crate) fn init(format: LogFormat, verbose: u8, batched: bool) -> Option<Flus
         Some((writer, guard)) => (writer, Some(guard)),
         None => (BatchedStderr::direct(), None),
     };
+    let terminal = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(terminal)
         .with_writer(writer);
     let recent_errors = wxoa_server::admin::RecentErrors::process().layer();
     let result = match format {
-        LogFormat::Text => builder.finish().with(recent_errors).try_init(),
+        // Colours on a terminal; to a file or a journal, the same layout written cheaply.
+        LogFormat::Text if terminal => builder.finish().with(recent_errors).try_init(),
+        LogFormat::Text => builder
+            .event_format(TextFormat)
+            .finish()
+            .with(recent_errors)
+            .try_init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)

@@ -3,6 +3,7 @@
 mod batched_stderr;
 mod cli;
 mod commands;
+mod log_format;
 mod logging;
 
 use std::process::ExitCode;
