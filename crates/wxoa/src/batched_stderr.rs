@@ -11,11 +11,11 @@ use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
 
 /// How long a line may wait in memory before it is written (warnings and errors go at once).
-const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
 /// A batch this large is written without waiting for the interval.
 const FLUSH_BYTES: usize = 64 * 1024;
 /// A batch buffer keeps up to this much capacity between batches.
-const KEPT_BYTES: usize = 1024 * 1024;
+const KEPT_BYTES: usize = 512 * 1024;
 /// Past this, stderr is not keeping up (a full pipe, a stopped reader): lines are dropped and
 /// counted rather than making requests wait or memory grow.
 const MAX_PENDING_BYTES: usize = 8 * 1024 * 1024;
