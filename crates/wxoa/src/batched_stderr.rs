@@ -55,11 +55,7 @@ impl BatchedStderr {
 
     /// Start the writer thread; `None` if it cannot be started.
     pub(crate) fn start() -> Option<(Self, FlushGuard)> {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(Pending::default()),
-            wake: Condvar::new(),
-            dropped: AtomicU64::new(0),
-        });
+        let shared = Arc::new(Shared::new());
         let worker = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("wxoa-log".into())
@@ -78,6 +74,14 @@ impl BatchedStderr {
 }
 
 impl Shared {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Pending> {
         // A panic while holding the lock leaves plain bytes behind: still fine to use.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -224,11 +228,7 @@ mod tests {
     }
 
     fn start_with(sink: &Sink) -> (Arc<Shared>, JoinHandle<()>) {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(Pending::default()),
-            wake: Condvar::new(),
-            dropped: AtomicU64::new(0),
-        });
+        let shared = Arc::new(Shared::new());
         let worker = Arc::clone(&shared);
         let mut out = sink.clone();
         let thread = std::thread::spawn(move || worker.run(&mut out));
@@ -276,11 +276,7 @@ mod tests {
 
     #[test]
     fn lines_past_the_cap_are_dropped_and_reported() {
-        let shared = Shared {
-            state: Mutex::new(Pending::default()),
-            wake: Condvar::new(),
-            dropped: AtomicU64::new(0),
-        };
+        let shared = Shared::new();
         let line = vec![b'x'; 1024 * 1024];
         for _ in 0..10 {
             shared.append(&line, false);
