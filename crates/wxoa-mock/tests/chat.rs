@@ -82,6 +82,7 @@ async fn setup(llm: LlmConfig, on_slow: &str, profile: &str) -> Setup {
         ),
         delivery,
         shared_dedup: None,
+        shared_work: None,
         message_log: None,
         redis: None,
     };

@@ -76,6 +76,7 @@ async fn kf_policy_delivers_a_7_second_answer_through_the_outbox() {
         ),
         delivery,
         shared_dedup: None,
+        shared_work: None,
         message_log: None,
         redis: None,
     };

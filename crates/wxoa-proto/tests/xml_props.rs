@@ -85,6 +85,22 @@ proptest! {
     }
 
     #[test]
+    fn a_written_push_reads_back_to_the_same_tree(content in tricky_text(), key in "[ -~]{0,40}") {
+        let doc = format!(
+            "<xml><ToUserName>gh</ToUserName><FromUserName>o</FromUserName>\
+             <MsgType>text</MsgType><Content>{}</Content><EventKey><![CDATA[{}]]></EventKey></xml>",
+            escape(&content),
+            xml::cdata_body(&key)
+        );
+        let tree = xml::parse_document(doc.as_bytes(), XmlLimits::default())
+            .map_err(|e| TestCaseError::fail(format!("{e}: {doc}")))?;
+        let written = xml::to_document(&tree);
+        let again = xml::parse_document(written.as_bytes(), XmlLimits::default())
+            .map_err(|e| TestCaseError::fail(format!("{e}: {written}")))?;
+        prop_assert_eq!(again, tree);
+    }
+
+    #[test]
     fn parse_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = Inbound::parse(&bytes, XmlLimits::default());
         let _ = xml::parse_document(&bytes, XmlLimits { max_bytes: 256, max_depth: 3 });

@@ -20,7 +20,7 @@ use wxoa_proto::limits::MAX_TEXT_REPLY_BYTES;
 use wxoa_proto::message::{Inbound, Kind};
 use wxoa_proto::reply::Reply;
 use wxoa_proto::xml::XmlLimits;
-use wxoa_store::{DedupClaim, SharedDedup};
+use wxoa_store::{DedupClaim, Finish, HandOff, SharedDedup, SharedWork, WorkHandoff, WorkRecord};
 
 use crate::actions::{HttpClient, MemorySessionStore, Services};
 use crate::clock::Clock;
@@ -34,6 +34,7 @@ use crate::push::{Checks, DecodedPush};
 use crate::readiness::Readiness;
 use crate::redis_fallback::RedisHealth;
 use crate::rules::{OnSlow, Outcome, RuleSet};
+use crate::shared_work::{Lease, SCAN_BATCH, SCAN_EVERY, WORK_LEASE, WorkPayload};
 
 /// How long answers are kept for the platform's retries.
 pub const DEDUP_WINDOW: Duration = Duration::from_secs(60);
@@ -41,8 +42,11 @@ pub const DEDUP_WINDOW: Duration = Duration::from_secs(60);
 pub const PLATFORM_TIMEOUT: Duration = Duration::from_secs(5);
 /// The platform's deliveries of one push (the first and two retries).
 pub const PLATFORM_ATTEMPTS: u32 = 3;
-/// How long a cross-process claim is held before another process may take over.
+/// How long a cross-process claim is held before another process may take over (slow work
+/// renews a shorter one, [`WORK_LEASE`], while it runs).
 const SHARED_LEASE: Duration = Duration::from_secs(30);
+/// How long a delivery that finds the work finished elsewhere waits for its answer.
+const FINISHED_GRACE: Duration = Duration::from_secs(1);
 
 /// The result of handling one push: which rule answered, and with what.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,15 +108,16 @@ impl Source {
 }
 
 /// Where a result goes when no delivery can carry it as the passive reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Handoff {
-    Park,
-    Kf,
-}
+type Handoff = WorkHandoff;
+
+/// The shared work and dedup stores.
+type SharedStores<'a> = (&'a Arc<dyn SharedWork>, &'a Arc<dyn SharedDedup>);
 
 /// The shared fate of one push's work, between its deliveries and the task doing it.
 #[derive(Debug)]
 struct Work {
+    /// The push's dedup key.
+    key: String,
     rule: Arc<str>,
     on_slow: OnSlow,
     placeholder: String,
@@ -122,7 +127,26 @@ struct Work {
     partial: Option<crate::actions::PartialOutput>,
     /// Set once, by whoever hands the result to the follower (a delivery or a handoff).
     delivered: AtomicBool,
+    /// Whether the work is recorded in the shared work store (other instances see it).
+    shared: bool,
+    /// How the result goes when no handoff was set: `Some` for work taken over from another
+    /// instance (no delivery of this process waits for it).
+    fallback: Option<Handoff>,
     state: Mutex<WorkState>,
+}
+
+/// What a new [`Work`] runs and how.
+struct Job {
+    rule: Arc<str>,
+    call: crate::actions::ActionCall,
+    on_slow: OnSlow,
+    placeholder: String,
+    on_error: Option<String>,
+    openid: String,
+    msg_id: Option<u64>,
+    attempts: u32,
+    shared: bool,
+    fallback: Option<Handoff>,
 }
 
 #[derive(Debug, Default)]
@@ -146,6 +170,8 @@ pub struct Backends {
     pub delivery: Delivery,
     /// Cross-process dedup (SQLite for CGI, Redis for several instances).
     pub shared_dedup: Option<Arc<dyn SharedDedup>>,
+    /// Slow work shared by instances (Redis), taken over when its instance dies.
+    pub shared_work: Option<Arc<dyn SharedWork>>,
     /// The message log, when the store keeps one.
     pub message_log: Option<MessageLog>,
     /// Whether Redis answers, when `store.redis_url` is set.
@@ -174,6 +200,7 @@ impl Backends {
             ),
             delivery,
             shared_dedup: None,
+            shared_work: None,
             message_log: None,
             redis: None,
         }
@@ -378,7 +405,13 @@ impl App {
                 let work = self.work_for(&key);
                 match work {
                     Some(work) => {
-                        let attempt = work.attempts.fetch_add(1, Ordering::AcqRel) + 1;
+                        let mut attempt = work.attempts.fetch_add(1, Ordering::AcqRel) + 1;
+                        if work.shared
+                            && let Some(record) = self.count_attempt(&key).await
+                        {
+                            // Other instances saw deliveries of this push too.
+                            attempt = attempt.max(record.attempts);
+                        }
                         self.await_work(waiter, &work, attempt, started, Source::Coalesced)
                             .await
                     }
@@ -402,16 +435,10 @@ impl App {
                             return (handled, Source::Cached);
                         }
                         Ok(DedupClaim::InFlight) => {
-                            // Another process handles it: wait for its answer within the budget.
+                            // Another process handles it.
                             drop(pending);
-                            let budget = self.deadline().saturating_sub(started.elapsed());
-                            return match shared.wait(&shared_key, budget).await {
-                                Ok(Some(answer)) => (
-                                    Arc::new(handled_from_json(&answer).unwrap_or_default()),
-                                    Source::Coalesced,
-                                ),
-                                _ => (Arc::new(Handled::default()), Source::Lapsed),
-                            };
+                            return Box::pin(self.attend_elsewhere(push, key, &shared, started))
+                                .await;
                         }
                         Ok(DedupClaim::First) => {}
                         Err(e) => {
@@ -428,6 +455,265 @@ impl App {
             } => {
                 self.run_routed(push, key, pending, *routed, Vec::new(), started)
                     .await
+            }
+        }
+    }
+
+    /// A delivery of a push whose work another process holds: counts the attempt, waits for
+    /// the answer within the deadline, handles the push itself when the holder's claim runs
+    /// out (it died), and otherwise applies the rule's slow policy in the shared work store.
+    async fn attend_elsewhere(
+        self: &Arc<Self>,
+        push: &DecodedPush,
+        key: String,
+        shared: &Arc<dyn SharedDedup>,
+        started: Instant,
+    ) -> (Arc<Handled>, Source) {
+        let shared_key = self.shared_key(&key);
+        let record = self.count_attempt(&key).await;
+        let deadline = started + self.deadline();
+        loop {
+            let budget = deadline.saturating_duration_since(Instant::now());
+            match shared.wait(&shared_key, budget).await {
+                Ok(Some(answer)) => {
+                    return (
+                        Arc::new(handled_from_json(&answer).unwrap_or_default()),
+                        Source::Coalesced,
+                    );
+                }
+                Ok(None) if Instant::now() < deadline => {}
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared dedup: cannot wait for another instance's answer");
+                    break;
+                }
+            }
+            // The claim is gone before the deadline: its holder stopped. Handle the push here.
+            match shared
+                .claim(&shared_key, &self.holder, SHARED_LEASE, DEDUP_WINDOW)
+                .await
+            {
+                Ok(DedupClaim::First) => {
+                    tracing::info!(
+                        msg_id = push.inbound.msg_id(),
+                        "the instance handling this push stopped; handling it here"
+                    );
+                    return match self.dedup.claim(&key) {
+                        Claim::First(pending) => self.start(push, key, pending, started).await,
+                        Claim::Cached(handled) => (handled, Source::Cached),
+                        Claim::InFlight(waiter) => {
+                            (waiter.wait().await.unwrap_or_default(), Source::Coalesced)
+                        }
+                    };
+                }
+                Ok(DedupClaim::Done(answer)) => {
+                    return (
+                        Arc::new(handled_from_json(&answer).unwrap_or_default()),
+                        Source::Coalesced,
+                    );
+                }
+                Ok(DedupClaim::InFlight) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared dedup unavailable");
+                    break;
+                }
+            }
+        }
+        self.elsewhere_deadline(&key, shared, record, started).await
+    }
+
+    /// The deadline passed on a delivery of work another process holds: the policy of its
+    /// rule, as recorded with the work, decides this answer; a handoff is recorded so the
+    /// holder delivers the result out of band.
+    async fn elsewhere_deadline(
+        &self,
+        key: &str,
+        shared: &Arc<dyn SharedDedup>,
+        record: Option<WorkRecord>,
+        started: Instant,
+    ) -> (Arc<Handled>, Source) {
+        let lapsed = (Arc::new(Handled::default()), Source::Lapsed);
+        let Some(payload) = record
+            .as_ref()
+            .and_then(|r| WorkPayload::from_json(&r.payload))
+        else {
+            // Nothing recorded (immediate work, or no work store): the holder answers retries.
+            return lapsed;
+        };
+        let attempt = record.map_or(1, |r| r.attempts);
+        let rule: Arc<str> = Arc::from(payload.rule.as_str());
+        let policy = match payload.on_slow {
+            OnSlow::Retry if attempt < PLATFORM_ATTEMPTS => "retry",
+            OnSlow::Retry => "retry_last",
+            OnSlow::Kf => "kf",
+            OnSlow::Placeholder => "placeholder",
+        };
+        metrics::counter!(crate::metrics::DEADLINE, "policy" => policy, "outcome" => "deadline")
+            .increment(1);
+        tracing::info!(rule = %rule, attempt, policy, "reply deadline passed; the work runs on another instance");
+        if policy == "retry" {
+            sleep_until(started + PLATFORM_TIMEOUT + Duration::from_millis(500)).await;
+            return (Arc::new(Handled::success(Some(rule))), Source::Lapsed);
+        }
+        let Some((store, _)) = self.shared_stores() else {
+            return lapsed;
+        };
+        let wanted = if policy == "kf" {
+            Handoff::Kf
+        } else {
+            Handoff::Park
+        };
+        match store.hand_off(key, wanted).await {
+            Ok(HandOff::Handed(Handoff::Kf)) => {
+                (Arc::new(Handled::success(Some(rule))), Source::Kf)
+            }
+            Ok(HandOff::Handed(Handoff::Park)) => (
+                Arc::new(Handled {
+                    rule: Some(rule),
+                    reply: Some(Reply::text(payload.placeholder)),
+                }),
+                Source::Parked,
+            ),
+            // Finished meanwhile: its answer is on the way to the dedup store.
+            Ok(HandOff::Finished | HandOff::Missing) => {
+                match shared.wait(&self.shared_key(key), FINISHED_GRACE).await {
+                    Ok(Some(answer)) => (
+                        Arc::new(handled_from_json(&answer).unwrap_or_default()),
+                        Source::Coalesced,
+                    ),
+                    _ => lapsed,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot hand off work held by another instance");
+                lapsed
+            }
+        }
+    }
+
+    /// Looks for slow work whose instance died, every second, and takes it over; `None` when
+    /// no work is shared (no Redis).
+    #[must_use]
+    pub fn spawn_takeovers(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        self.backends.shared_work.as_ref()?;
+        self.backends.shared_dedup.as_ref()?;
+        let app = Arc::clone(self);
+        Some(tokio::spawn(async move {
+            let mut every = tokio::time::interval(SCAN_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                every.tick().await;
+                app.take_over_expired().await;
+            }
+        }))
+    }
+
+    /// One look for slow work whose holder's lease ran out.
+    pub async fn take_over_expired(self: &Arc<Self>) {
+        let Some((store, _)) = self.shared_stores() else {
+            return;
+        };
+        let keys = match store.expired(SCAN_BATCH).await {
+            Ok(keys) => keys,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot look for slow work to take over");
+                return;
+            }
+        };
+        for key in keys {
+            self.take_over(&key).await;
+        }
+    }
+
+    /// Takes over the slow work on `key` and redoes it; its result goes to the follower the
+    /// way the work promised (客服消息 or parking), or as the answer to a retry still waiting.
+    async fn take_over(self: &Arc<Self>, key: &str) {
+        let Some((store, shared)) = self.shared_stores() else {
+            return;
+        };
+        // A delivery in this process handles it already.
+        let Claim::First(pending) = self.dedup.claim(key) else {
+            return;
+        };
+        let shared_key = self.shared_key(key);
+        match shared
+            .claim(&shared_key, &self.holder, WORK_LEASE, DEDUP_WINDOW)
+            .await
+        {
+            Ok(DedupClaim::First) => {}
+            // Its holder's dedup lease is live (renewal of the work lease failed): not dead.
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "shared dedup unavailable; slow work not taken over");
+                return;
+            }
+        }
+        let taken = match store.take_over(key, &self.holder, WORK_LEASE).await {
+            Ok(taken) => taken,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take over slow work");
+                None
+            }
+        };
+        let Some((record, payload, inbound)) = taken.and_then(|record| {
+            let payload = WorkPayload::from_json(&record.payload)?;
+            let inbound = payload.inbound()?;
+            Some((record, payload, inbound))
+        }) else {
+            if let Err(e) = shared.abandon(&shared_key, &self.holder).await {
+                tracing::warn!(error = %e, "shared dedup: claim not released");
+            }
+            return;
+        };
+        tracing::warn!(
+            rule = %payload.rule,
+            msg_id = inbound.msg_id(),
+            attempts = record.attempts,
+            "taking over slow work whose instance stopped renewing its lease"
+        );
+        metrics::counter!(crate::metrics::WORK_TAKEN_OVER).increment(1);
+        let fallback = record.handoff.unwrap_or_else(|| payload.fallback());
+        match self.route(&inbound, payload.received_at) {
+            Routed::Later {
+                rule,
+                call,
+                on_slow,
+                placeholder,
+                on_error,
+            } => {
+                let job = Job {
+                    rule,
+                    call,
+                    on_slow,
+                    placeholder: self.placeholder(placeholder),
+                    on_error,
+                    openid: inbound.from_user_name.clone(),
+                    msg_id: inbound.msg_id(),
+                    attempts: record.attempts,
+                    shared: true,
+                    fallback: Some(fallback),
+                };
+                drop(self.spawn_work(key.to_owned(), pending, job));
+            }
+            // The rules changed since: the answer is ready now, and goes as the work promised.
+            Routed::Now(handled) => {
+                let work = Work {
+                    key: key.to_owned(),
+                    rule: handled
+                        .rule
+                        .clone()
+                        .unwrap_or_else(|| Arc::from(payload.rule.as_str())),
+                    on_slow: payload.on_slow,
+                    placeholder: payload.placeholder,
+                    openid: inbound.from_user_name.clone(),
+                    attempts: AtomicU32::new(record.attempts),
+                    partial: None,
+                    delivered: AtomicBool::new(false),
+                    shared: true,
+                    fallback: Some(fallback),
+                    state: Mutex::new(WorkState::default()),
+                };
+                self.complete_work(key, &work, handled, pending).await;
             }
         }
     }
@@ -488,49 +774,26 @@ impl App {
                 placeholder,
                 on_error,
             } => {
-                let work = Arc::new(Work {
-                    rule: Arc::clone(&rule),
+                let placeholder = self.placeholder(placeholder);
+                let recorded = self
+                    .begin_shared_work(&key, push, &rule, on_slow, &placeholder)
+                    .await;
+                let job = Job {
+                    rule,
+                    call,
                     on_slow,
-                    placeholder: self.placeholder(placeholder),
+                    placeholder,
+                    on_error,
                     openid: inbound.from_user_name.clone(),
-                    attempts: AtomicU32::new(1),
-                    partial: call.partial_output(),
-                    delivered: AtomicBool::new(false),
-                    state: Mutex::new(WorkState::default()),
-                });
-                self.work
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(key.clone(), Arc::clone(&work));
-                let waiter = pending.waiter();
-                let app = Arc::clone(self);
-                let task_work = Arc::clone(&work);
-                let msg_id = inbound.msg_id();
-                tokio::spawn(async move {
-                    let services = app.backends.services.clone();
-                    let result = AssertUnwindSafe(call.run(&services)).catch_unwind().await;
-                    let reply = match result {
-                        Ok(Ok(reply)) => reply,
-                        Ok(Err(e)) => {
-                            tracing::error!(rule = %rule, msg_id, error = %e, "action failed");
-                            metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "action")
-                                .increment(1);
-                            on_error.map(Reply::text)
-                        }
-                        Err(_) => {
-                            tracing::error!(rule = %rule, msg_id, "action panicked; answering success");
-                            metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "panic")
-                                .increment(1);
-                            None
-                        }
-                    };
-                    let handled = app
-                        .prepare(Arc::clone(&rule), reply, &task_work.openid)
-                        .await;
-                    app.complete_work(&key, &task_work, handled, pending).await;
-                });
+                    msg_id: inbound.msg_id(),
+                    attempts: recorded.as_ref().map_or(1, |r| r.attempts),
+                    shared: recorded.is_some(),
+                    fallback: None,
+                };
+                let (work, waiter) = self.spawn_work(key, pending, job);
+                let attempt = work.attempts.load(Ordering::Acquire);
                 let (handled, source) = self
-                    .await_work(waiter, &work, 1, started, Source::Fresh)
+                    .await_work(waiter, &work, attempt, started, Source::Fresh)
                     .await;
                 // Parked results ride along with the first answer that carries anything.
                 if parked.is_empty() {
@@ -564,10 +827,16 @@ impl App {
         handled: Handled,
         pending: crate::dedup::Pending<Arc<Handled>>,
     ) {
+        let Some(shared_handoff) = self.finish_shared_work(work).await else {
+            // Another instance took the work over and delivers its own result.
+            pending.complete(Arc::new(Handled::success(handled.rule.clone())));
+            self.forget_work(key);
+            return;
+        };
         let handoff = {
             let mut state = work.state.lock().unwrap_or_else(PoisonError::into_inner);
             state.done = Some(Arc::new(handled.clone()));
-            state.handoff
+            state.handoff.or(shared_handoff)
         };
         let recorded = match (handoff, &handled.reply) {
             (Some(handoff), Some(reply)) if work.claim_delivery() => {
@@ -586,10 +855,200 @@ impl App {
         };
         self.finish_shared(key, &recorded).await;
         pending.complete(recorded);
+        self.forget_work(key);
+    }
+
+    fn forget_work(&self, key: &str) {
         self.work
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(key);
+    }
+
+    /// Ends `work` in the shared work store: `Some(handoff)` to deliver by (`None`: the
+    /// passive answer), or `None` when another instance took it over. Work not recorded there
+    /// follows its own handoff.
+    async fn finish_shared_work(&self, work: &Work) -> Option<Option<Handoff>> {
+        if !work.shared {
+            return Some(work.fallback);
+        }
+        let Some((store, _)) = self.shared_stores() else {
+            return Some(work.fallback);
+        };
+        match store
+            .finish(&work.key, &self.holder, work.fallback, DEDUP_WINDOW)
+            .await
+        {
+            Ok(Finish::Held(handoff)) => Some(handoff),
+            Ok(Finish::Lost) => {
+                tracing::warn!(
+                    rule = %work.rule,
+                    openid = %work.openid,
+                    "slow work finished after another instance took it over; that instance delivers the result"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot finish slow work in the shared store; delivering from here");
+                Some(work.fallback)
+            }
+        }
+    }
+
+    /// The shared work and dedup stores, when both are configured and Redis answers.
+    fn shared_stores(&self) -> Option<SharedStores<'_>> {
+        if self
+            .backends
+            .redis
+            .as_ref()
+            .is_some_and(|redis| !redis.is_up())
+        {
+            return None;
+        }
+        Some((
+            self.backends.shared_work.as_ref()?,
+            self.backends.shared_dedup.as_ref()?,
+        ))
+    }
+
+    /// Records slow work on `push` in the shared work store (taking over a running record of
+    /// it, keeping its attempts) and holds the push's dedup entry for as long; `None` when
+    /// there is no such store or it fails (the work then stays this process's alone).
+    async fn begin_shared_work(
+        &self,
+        key: &str,
+        push: &DecodedPush,
+        rule: &str,
+        on_slow: OnSlow,
+        placeholder: &str,
+    ) -> Option<WorkRecord> {
+        let (store, dedup) = self.shared_stores()?;
+        let payload = WorkPayload::new(&push.inbound, push.received_at, rule, on_slow, placeholder);
+        match store
+            .begin(key, &payload.to_json(), &self.holder, WORK_LEASE)
+            .await
+        {
+            Ok(record) => {
+                if let Err(e) = dedup
+                    .claim(
+                        &self.shared_key(key),
+                        &self.holder,
+                        WORK_LEASE,
+                        DEDUP_WINDOW,
+                    )
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot shorten the dedup lease of slow work");
+                }
+                Some(record)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "slow work not shared: another instance cannot take it over");
+                None
+            }
+        }
+    }
+
+    /// Counts a delivery of shared work; the record as it stands.
+    async fn count_attempt(&self, key: &str) -> Option<WorkRecord> {
+        let (store, _) = self.shared_stores()?;
+        store
+            .attempt(key)
+            .await
+            .map_err(|e| tracing::warn!(error = %e, "cannot count a delivery of shared work"))
+            .ok()
+            .flatten()
+    }
+
+    /// The leases a holder of shared `work` renews while it runs.
+    fn lease_for(&self, work: &Work) -> Option<Lease> {
+        if !work.shared {
+            return None;
+        }
+        let (store, dedup) = self.shared_stores()?;
+        Some(Lease {
+            work: Arc::clone(store),
+            dedup: Arc::clone(dedup),
+            key: work.key.clone(),
+            dedup_key: self.shared_key(&work.key),
+            holder: self.holder.clone(),
+        })
+    }
+
+    /// Starts `job`'s action in the background under `key`; a delivery waits on the returned
+    /// waiter, retries find the work by key.
+    fn spawn_work(
+        self: &Arc<Self>,
+        key: String,
+        pending: crate::dedup::Pending<Arc<Handled>>,
+        job: Job,
+    ) -> (Arc<Work>, Waiter<Arc<Handled>>) {
+        let Job {
+            rule,
+            call,
+            on_slow,
+            placeholder,
+            on_error,
+            openid,
+            msg_id,
+            attempts,
+            shared,
+            fallback,
+        } = job;
+        let work = Arc::new(Work {
+            key: key.clone(),
+            rule: Arc::clone(&rule),
+            on_slow,
+            placeholder,
+            openid,
+            attempts: AtomicU32::new(attempts),
+            partial: call.partial_output(),
+            delivered: AtomicBool::new(false),
+            shared,
+            fallback,
+            state: Mutex::new(WorkState::default()),
+        });
+        self.work
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone(), Arc::clone(&work));
+        let waiter = pending.waiter();
+        let app = Arc::clone(self);
+        let task_work = Arc::clone(&work);
+        tokio::spawn(async move {
+            let services = app.backends.services.clone();
+            let run = AssertUnwindSafe(call.run(&services)).catch_unwind();
+            let result = match app.lease_for(&task_work) {
+                Some(lease) => {
+                    tokio::pin!(run);
+                    tokio::select! {
+                        result = &mut run => result,
+                        never = lease.keep() => match never {},
+                    }
+                }
+                None => run.await,
+            };
+            let reply = match result {
+                Ok(Ok(reply)) => reply,
+                Ok(Err(e)) => {
+                    tracing::error!(rule = %rule, msg_id, error = %e, "action failed");
+                    metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "action")
+                        .increment(1);
+                    on_error.map(Reply::text)
+                }
+                Err(_) => {
+                    tracing::error!(rule = %rule, msg_id, "action panicked; answering success");
+                    metrics::counter!(crate::metrics::HANDLER_FAILURES, "kind" => "panic")
+                        .increment(1);
+                    None
+                }
+            };
+            let handled = app
+                .prepare(Arc::clone(&rule), reply, &task_work.openid)
+                .await;
+            app.complete_work(&key, &task_work, handled, pending).await;
+        });
+        (work, waiter)
     }
 
     /// The key of a push in the shared dedup store, which every account of every process
@@ -677,6 +1136,12 @@ impl App {
             && work.claim_delivery()
         {
             return (done, source);
+        }
+        if work.shared
+            && let Some((store, _)) = self.shared_stores()
+            && let Err(e) = store.hand_off(&work.key, handoff).await
+        {
+            tracing::warn!(error = %e, "handoff of slow work not shared with other instances");
         }
         let (reply, source) = match handoff {
             Handoff::Kf => (None, Source::Kf),

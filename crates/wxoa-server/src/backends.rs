@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use secrecy::ExposeSecret as _;
 use serde_json::{Map, Value};
 use wxoa_api::TokenStore;
-use wxoa_store::{ParkingBackend, RedisStore, SessionBackend, SharedDedup, Store, StoreOpenError};
+use wxoa_store::{
+    ParkingBackend, RedisStore, SessionBackend, SharedDedup, SharedWork, Store, StoreOpenError,
+};
 
 use crate::actions::{HttpClient, ServiceError, Services, SessionStore};
 use crate::app::Backends;
@@ -165,7 +167,11 @@ pub async fn connect_accounts(
         .map(|entry| entry.account.appid.clone())
         .collect();
     let redis = match &config.store.redis_url {
-        Some(url) => Some(RedisStore::connect(url).await?),
+        Some(url) => Some(
+            RedisStore::connect(url)
+                .await?
+                .with_prefix(&config.store.redis_prefix),
+        ),
         None => None,
     };
     let redis_health = redis.as_ref().map(|redis| {
@@ -242,6 +248,9 @@ pub async fn connect_accounts(
                     .build()?,
             )
         };
+        let shared_work = redis
+            .as_ref()
+            .map(|redis| Arc::new(redis.work(&appid)) as Arc<dyn SharedWork>);
         let delivery = Delivery::new(
             &appid,
             api.clone(),
@@ -262,6 +271,7 @@ pub async fn connect_accounts(
                 services,
                 delivery,
                 shared_dedup: shared_dedup.clone(),
+                shared_work,
                 message_log: message_log.clone(),
                 redis: redis_health.clone(),
             },

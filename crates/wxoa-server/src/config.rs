@@ -175,12 +175,16 @@ impl Default for RawApi {
     }
 }
 
+/// The Redis key prefix unless `store.redis_prefix` sets another.
+pub const DEFAULT_REDIS_PREFIX: &str = "wxoa:";
+
 /// `[store]`: persistence.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawStore {
     url: String,
     redis_url: String,
+    redis_prefix: String,
     message_log: bool,
     log_retention_days: u32,
     log_queue: usize,
@@ -191,6 +195,7 @@ impl Default for RawStore {
         Self {
             url: "sqlite://data/wxoa.db".to_owned(),
             redis_url: String::new(),
+            redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             message_log: true,
             log_retention_days: 30,
             log_queue: DEFAULT_LOG_QUEUE,
@@ -355,6 +360,8 @@ pub struct StoreConfig {
     pub url: String,
     /// `redis://…` to share state across instances; `None` when unset.
     pub redis_url: Option<String>,
+    /// What every Redis key starts with (several deployments can share one server).
+    pub redis_prefix: String,
     /// Log every answered push and keep the followers table (`message_log`, `followers`).
     pub message_log: bool,
     /// Logged pushes older than this many days are deleted; 0 keeps them.
@@ -618,6 +625,22 @@ impl Config {
             ));
         }
 
+        if st.redis_prefix.is_empty()
+            || st.redis_prefix.len() > 64
+            || st
+                .redis_prefix
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid(
+                "store.redis_prefix",
+                format!(
+                    "must be 1 to 64 characters without spaces, got {:?}",
+                    st.redis_prefix
+                ),
+            ));
+        }
+
         if !(100..=10_000_000).contains(&st.log_queue) {
             return Err(invalid(
                 "store.log_queue",
@@ -708,6 +731,7 @@ impl Config {
             store: StoreConfig {
                 url: st.url,
                 redis_url,
+                redis_prefix: st.redis_prefix,
                 message_log: st.message_log,
                 log_retention_days: st.log_retention_days,
                 log_queue: st.log_queue,

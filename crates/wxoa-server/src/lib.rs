@@ -13,6 +13,8 @@
 //! - [`message_log`]: each answered push logged off the reply path (bounded queue, batches).
 //! - [`admin`]: the owner's console on the admin listener (web page and `/api/v1`).
 //! - [`backends`]: connecting the SQL store, Redis and the API client; [`delivery`]: late results.
+//! - [`shared_work`]: slow work held under a lease another instance takes over when its
+//!   holder dies.
 //! - [`redis_fallback`]: serving through a Redis outage; [`readiness`]: what `/readyz` says.
 //! - [`tls`]: HTTPS for `serve` with certificate reload.
 //! - [`accept`]: the accept loop (connection cap, head limits and timeouts, graceful shutdown);
@@ -42,6 +44,7 @@ pub mod redis_fallback;
 pub mod reload;
 pub mod rules;
 pub mod service;
+pub mod shared_work;
 pub mod tls;
 
 pub use accounts::Accounts;

@@ -35,6 +35,8 @@ pub const DEDUP_EVICTED: &str = "wxoa_dedup_evicted_total";
 pub const HANDLER_FAILURES: &str = "wxoa_handler_failures_total";
 /// Outcomes of the slow-handler policy, by `policy` and `outcome`.
 pub const DEADLINE: &str = "wxoa_deadline_total";
+/// Slow work taken over from an instance that stopped renewing its lease (it died).
+pub const WORK_TAKEN_OVER: &str = "wxoa_work_taken_over_total";
 
 /// Histogram buckets around the platform's 5-second budget.
 pub const HANDLER_BUCKETS: &[f64] = &[

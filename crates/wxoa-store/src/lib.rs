@@ -10,7 +10,8 @@
 //!   (`dedup.rs`: dedup and coalescing of the platform's retries across processes),
 //!   [`SessionBackend`] (`session.rs`: per-follower JSON maps) and [`ParkingBackend`]
 //!   (`parking.rs`: results that missed the 5-second window, kept for the follower's next
-//!   message).
+//!   message), [`SharedWork`] (`work.rs`: slow work held under a lease another instance
+//!   takes over when its holder dies; Redis only).
 //! - `sql/`: one module per stored concept, each working on both SQL backends through the
 //!   runtime query API, mostly with one statement text for both (`$N` placeholders, which
 //!   SQLite accepts too). [`SqlTokenStore`] (`token.rs`: access-token cache, refresh lock,
@@ -21,7 +22,7 @@
 //!   [`SqlFollowerDirectory`] (`follower_directory.rs`) and [`SqlAudit`] (`audit.rs`).
 //! - `redis/`: [`RedisStore`] (one reconnecting connection and a key prefix, default `wxoa:`)
 //!   and its per-concept modules: [`RedisTokenStore`], [`RedisDedup`], [`RedisSessions`],
-//!   [`RedisParking`], shared by instances on several hosts.
+//!   [`RedisParking`], [`RedisWork`], shared by instances on several hosts.
 //! - `dsn.rs`: parsing of store URLs and their password-free display for messages.
 //!
 //! Every shared operation is atomic on the server: SQL upserts guarded by `WHERE` and
@@ -41,11 +42,14 @@ mod redis;
 mod session;
 mod sql;
 mod store;
+mod work;
 
 pub use crate::dedup::{DedupClaim, SharedDedup};
 pub use crate::error::StoreOpenError;
 pub use crate::parking::{DEFAULT_PARKED_MAX_AGE, Parked, ParkingBackend};
-pub use crate::redis::{RedisDedup, RedisParking, RedisSessions, RedisStore, RedisTokenStore};
+pub use crate::redis::{
+    RedisDedup, RedisParking, RedisSessions, RedisStore, RedisTokenStore, RedisWork,
+};
 pub use crate::session::{DEFAULT_SESSION_TTL, SessionBackend};
 pub use crate::sql::{
     AUDIT_DETAIL_MAX_BYTES, AuditEntry, Follower, FollowerEvent, FollowerList, FollowerQuery,
@@ -55,3 +59,4 @@ pub use crate::sql::{
     SqlMessageSearch, SqlParking, SqlSessions, SqlTokenStore,
 };
 pub use crate::store::{Backend, MigrationStatus, PendingMigration, Store};
+pub use crate::work::{Finish, HandOff, SharedWork, WorkHandoff, WorkRecord};

@@ -3,53 +3,18 @@
 //! the store is intact), and its SQLite file unable to grow (a full disk: answers still
 //! sent, writes retried then counted lost, `/readyz` degraded).
 
-use std::io::{BufRead as _, BufReader};
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sqlx::Connection as _;
 
 const APPID: &str = "wx49f0ab532d5d035a";
 const TOKEN: &str = "wxoafaulttoken";
-/// How long a process may take to start, or a condition to come true, on a loaded machine.
-const DEADLINE: Duration = Duration::from_secs(60);
+mod support;
 
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "wxoa-faults-{label}-{}-{nanos}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
+use support::{DEADLINE, Server, TempDir, free_port};
 
 /// Ports and paths of one server under test.
 struct Setup {
@@ -90,104 +55,6 @@ reply = {{ text = "you said: {{{{ content }}}}" }}
         config,
         listen,
         admin,
-    }
-}
-
-/// `wxoa serve` (through `sh -c` with `shell_prefix` before it, when given); killed when
-/// dropped, its stderr collected.
-struct Server {
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Server {
-    fn start(setup: &Setup, shell_prefix: Option<&str>) -> Self {
-        let bin = env!("CARGO_BIN_EXE_wxoa");
-        let mut command = match shell_prefix {
-            Some(prefix) => {
-                let mut c = Command::new("sh");
-                c.arg("-c")
-                    .arg(format!("{prefix}; exec \"$0\" serve --config \"$1\""))
-                    .arg(bin)
-                    .arg(&setup.config);
-                c
-            }
-            None => {
-                let mut c = Command::new(bin);
-                c.arg("serve").arg("--config").arg(&setup.config);
-                c
-            }
-        };
-        let mut child = command
-            .env_remove("WXOA_CONFIG")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start wxoa serve");
-        let pipe = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(mut log) = sink.lock() {
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            }
-        });
-        let server = Self { child, log };
-        server.wait_for_log("wxoa serving");
-        server
-    }
-
-    fn output(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-
-    fn wait_for_log(&self, needle: &str) {
-        let deadline = Instant::now() + DEADLINE;
-        while !self.output().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "no `{needle}` from wxoa serve:\n{}",
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-    }
-
-    /// Waits for the process to end and returns whether it exited successfully.
-    fn wait_exit(&mut self) -> bool {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for wxoa") {
-                return status.success();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "wxoa serve did not stop:\n{}",
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -304,9 +171,9 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_loses_no_acknowledged_message() {
-    let dir = TempDir::new("sigterm");
+    let dir = TempDir::new("faults-sigterm");
     let setup = setup(&dir, "http://127.0.0.1:9/unused");
-    let mut server = Server::start(&setup, None);
+    let mut server = Server::start(&setup.config, None);
     let stop = Arc::new(AtomicBool::new(false));
     let load = tokio::spawn(load(setup.listen, 8, Arc::clone(&stop)));
     // Under load for a while: at least a few hundred answers, then SIGTERM mid-stream.
@@ -377,10 +244,10 @@ async fn slow_webhook() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_keeps_what_was_written_and_parked() {
-    let dir = TempDir::new("sigkill");
+    let dir = TempDir::new("faults-sigkill");
     let webhook = slow_webhook().await;
     let setup = setup(&dir, &webhook);
-    let server = Server::start(&setup, None);
+    let server = Server::start(&setup.config, None);
     let client = http();
     // The slow answer misses the deadline: the placeholder now, the result parked.
     let reply = push(&client, setup.listen, "oParked", "慢", 1)
@@ -416,7 +283,7 @@ async fn sigkill_under_load_keeps_what_was_written_and_parked() {
         "ok",
         "the store is intact after SIGKILL"
     );
-    let server = Server::start(&setup, None);
+    let server = Server::start(&setup.config, None);
     let after: std::collections::HashSet<String> =
         logged_contents(&dir).await.into_iter().collect();
     let missing: Vec<&String> = before.iter().filter(|c| !after.contains(*c)).collect();
@@ -434,12 +301,12 @@ async fn sigkill_under_load_keeps_what_was_written_and_parked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_file_that_cannot_grow_costs_log_rows_never_answers() {
-    let dir = TempDir::new("full");
+    let dir = TempDir::new("faults-full");
     let setup = setup(&dir, "http://127.0.0.1:9/unused");
     // A full disk, without root: files may not grow past 1 MB (`ulimit -f` counts 512-byte
     // blocks in sh), and the signal that would kill the process on the attempt is ignored, so
     // the write fails instead, as on a full disk.
-    let server = Server::start(&setup, Some("trap '' XFSZ; ulimit -f 2048"));
+    let server = Server::start(&setup.config, Some("trap '' XFSZ; ulimit -f 2048"));
     let client = http();
     let filler = "满".repeat(600);
     let mut msg_id = 0_u64;

@@ -22,8 +22,10 @@ use crate::limits;
 
 mod flat;
 mod simple;
+mod write;
 
 pub use flat::{FlatFields, parse_flat};
+pub use write::to_document;
 
 /// Room made up front for the root's children.
 const ROOT_CHILDREN: usize = 12;

@@ -4,11 +4,13 @@ mod dedup;
 mod parking;
 mod session;
 mod token;
+mod work;
 
 pub use self::dedup::RedisDedup;
 pub use self::parking::RedisParking;
 pub use self::session::RedisSessions;
 pub use self::token::RedisTokenStore;
+pub use self::work::RedisWork;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -139,6 +141,13 @@ impl RedisStore {
     #[must_use]
     pub fn parking(&self) -> RedisParking {
         RedisParking::new(self.conn.clone(), self.prefix.clone())
+    }
+
+    /// Slow work of the account `appid`, under `{prefix}work:{appid}:` and
+    /// `{prefix}work-leases:{appid}`.
+    #[must_use]
+    pub fn work(&self, appid: &str) -> RedisWork {
+        RedisWork::new(self.conn.clone(), self.prefix.clone(), appid)
     }
 }
 

@@ -9,7 +9,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use wxoa_api::TokenStore;
 use wxoa_store::{
-    DedupClaim, ParkingBackend, RedisStore, SessionBackend, SharedDedup, StoreOpenError,
+    DedupClaim, Finish, HandOff, ParkingBackend, RedisStore, SessionBackend, SharedDedup,
+    SharedWork, StoreOpenError, WorkHandoff, WorkRecord,
 };
 
 use crate::common;
@@ -398,6 +399,129 @@ async fn parked_results_are_taken_once_across_connections() {
         let backends: Vec<Arc<dyn ParkingBackend>> =
             vec![Arc::new(store.parking()), Arc::new(other.parking())];
         shared::parking_take_is_atomic(backends, 4).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn work_is_held_handed_off_and_finished_once() {
+    with_prefix(|store, _| async move {
+        let work = store.work("wxappid");
+        let lease = Duration::from_secs(30);
+        let keep = Duration::from_secs(60);
+        assert_eq!(work.attempt("k").await.unwrap(), None, "no work yet");
+        assert_eq!(
+            work.hand_off("k", WorkHandoff::Park).await.unwrap(),
+            HandOff::Missing
+        );
+        let record = work.begin("k", "payload", "A", lease).await.unwrap();
+        assert_eq!(
+            record,
+            WorkRecord {
+                key: "k".to_owned(),
+                payload: "payload".to_owned(),
+                attempts: 1,
+                handoff: None
+            }
+        );
+        let seen = work.attempt("k").await.unwrap().unwrap();
+        assert_eq!((seen.attempts, seen.payload.as_str()), (2, "payload"));
+        assert!(work.renew("k", "A", lease).await.unwrap());
+        assert!(
+            !work.renew("k", "B", lease).await.unwrap(),
+            "B holds nothing"
+        );
+        // A live lease is not taken over, and is not listed as expired.
+        assert_eq!(work.take_over("k", "B", lease).await.unwrap(), None);
+        assert!(work.expired(10).await.unwrap().is_empty());
+        // The first handoff wins.
+        assert_eq!(
+            work.hand_off("k", WorkHandoff::Kf).await.unwrap(),
+            HandOff::Handed(WorkHandoff::Kf)
+        );
+        assert_eq!(
+            work.hand_off("k", WorkHandoff::Park).await.unwrap(),
+            HandOff::Handed(WorkHandoff::Kf)
+        );
+        assert_eq!(
+            work.finish("k", "B", None, keep).await.unwrap(),
+            Finish::Lost,
+            "only the holder finishes"
+        );
+        assert_eq!(
+            work.finish("k", "A", Some(WorkHandoff::Park), keep)
+                .await
+                .unwrap(),
+            Finish::Held(Some(WorkHandoff::Kf))
+        );
+        assert_eq!(
+            work.finish("k", "A", None, keep).await.unwrap(),
+            Finish::Lost,
+            "finished once"
+        );
+        assert_eq!(
+            work.hand_off("k", WorkHandoff::Park).await.unwrap(),
+            HandOff::Finished
+        );
+        assert_eq!(work.attempt("k").await.unwrap(), None);
+
+        // No handoff set: the fallback decides, or the passive answer.
+        work.begin("p", "x", "A", lease).await.unwrap();
+        assert_eq!(
+            work.finish("p", "A", None, keep).await.unwrap(),
+            Finish::Held(None)
+        );
+        work.begin("q", "x", "A", lease).await.unwrap();
+        assert_eq!(
+            work.finish("q", "A", Some(WorkHandoff::Park), keep)
+                .await
+                .unwrap(),
+            Finish::Held(Some(WorkHandoff::Park))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn work_whose_holder_died_is_taken_over_once() {
+    with_prefix(|store, _| async move {
+        let work = store.work("wxappid");
+        let other_account = store.work("wxother");
+        let short = Duration::from_millis(200);
+        let lease = Duration::from_secs(30);
+        work.begin("dead", "push", "A", short).await.unwrap();
+        work.hand_off("dead", WorkHandoff::Park).await.unwrap();
+        work.begin("alive", "push2", "A", lease).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(work.expired(10).await.unwrap(), vec!["dead".to_owned()]);
+        assert!(
+            other_account.expired(10).await.unwrap().is_empty(),
+            "accounts apart"
+        );
+        assert!(!work.renew("dead", "B", lease).await.unwrap());
+        let taken = work.take_over("dead", "B", lease).await.unwrap().unwrap();
+        assert_eq!(taken.payload, "push");
+        assert_eq!(taken.handoff, Some(WorkHandoff::Park));
+        assert_eq!(
+            work.take_over("dead", "C", lease).await.unwrap(),
+            None,
+            "B's fresh lease is live"
+        );
+        assert!(work.expired(10).await.unwrap().is_empty());
+        // The dead holder cannot finish what B took over; B can.
+        assert_eq!(
+            work.finish("dead", "A", None, lease).await.unwrap(),
+            Finish::Lost
+        );
+        assert_eq!(
+            work.finish("dead", "B", None, lease).await.unwrap(),
+            Finish::Held(Some(WorkHandoff::Park))
+        );
+        // Beginning again on a running key keeps its attempts (a delivery becoming the holder).
+        work.attempt("alive").await.unwrap();
+        let again = work.begin("alive", "other", "B", lease).await.unwrap();
+        assert_eq!((again.attempts, again.payload.as_str()), (2, "push2"));
+        assert!(!work.renew("alive", "A", lease).await.unwrap());
     })
     .await;
 }

@@ -25,7 +25,8 @@ impl Api {
             Some(url) => {
                 let redis = RedisStore::connect(url)
                     .await
-                    .context("connecting to store.redis_url (the token store shared by hosts)")?;
+                    .context("connecting to store.redis_url (the token store shared by hosts)")?
+                    .with_prefix(&config.store.redis_prefix);
                 tracing::debug!(url = redis.url(), "access_token shared through Redis");
                 (Arc::new(redis.token_store()), None)
             }

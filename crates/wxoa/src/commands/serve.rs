@@ -57,6 +57,8 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             )));
         }
         let accounts = Accounts::new(apps).context("the config has no account")?;
+        // With Redis, each account looks for slow work a stopped instance left behind.
+        let _takeovers: Vec<_> = accounts.iter().filter_map(App::spawn_takeovers).collect();
         let app = Arc::clone(accounts.first());
         let listener = tokio::net::TcpListener::bind(listen)
             .await

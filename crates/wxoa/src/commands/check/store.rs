@@ -131,10 +131,13 @@ pub(crate) async fn redis(config: &Config) -> (Option<Check>, Option<Arc<dyn Tok
         return (None, None);
     };
     match RedisStore::connect(url).await {
-        Ok(redis) => (
-            Some(Check::ok("redis", format!("{} answers", redis.url()))),
-            Some(Arc::new(redis.token_store())),
-        ),
+        Ok(redis) => {
+            let redis = redis.with_prefix(&config.store.redis_prefix);
+            (
+                Some(Check::ok("redis", format!("{} answers", redis.url()))),
+                Some(Arc::new(redis.token_store())),
+            )
+        }
         Err(e) => (
             Some(Check::fail(
                 "redis",
