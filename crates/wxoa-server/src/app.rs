@@ -34,7 +34,7 @@ use crate::push::{Checks, DecodedPush};
 use crate::readiness::Readiness;
 use crate::redis_fallback::RedisHealth;
 use crate::rules::{OnSlow, Outcome, RuleSet};
-use crate::shared_work::{Lease, SCAN_BATCH, SCAN_EVERY, WORK_LEASE, WorkPayload};
+use crate::shared_work::{Lease, SCAN_BATCH, SCAN_EVERY, WORK_LEASE, WorkPayload, fallback_for};
 
 /// How long answers are kept for the platform's retries.
 pub const DEDUP_WINDOW: Duration = Duration::from_secs(60);
@@ -542,28 +542,15 @@ impl App {
         };
         let attempt = record.map_or(1, |r| r.attempts);
         let rule: Arc<str> = Arc::from(payload.rule.as_str());
-        let policy = match payload.on_slow {
-            OnSlow::Retry if attempt < PLATFORM_ATTEMPTS => "retry",
-            OnSlow::Retry => "retry_last",
-            OnSlow::Kf => "kf",
-            OnSlow::Placeholder => "placeholder",
-        };
-        metrics::counter!(crate::metrics::DEADLINE, "policy" => policy, "outcome" => "deadline")
-            .increment(1);
+        let policy = deadline_policy(payload.on_slow, attempt);
         tracing::info!(rule = %rule, attempt, policy, "reply deadline passed; the work runs on another instance");
         if policy == "retry" {
-            sleep_until(started + PLATFORM_TIMEOUT + Duration::from_millis(500)).await;
-            return (Arc::new(Handled::success(Some(rule))), Source::Lapsed);
+            return lapse(started, rule).await;
         }
         let Some((store, _)) = self.shared_stores() else {
             return lapsed;
         };
-        let wanted = if policy == "kf" {
-            Handoff::Kf
-        } else {
-            Handoff::Park
-        };
-        match store.hand_off(key, wanted).await {
+        match store.hand_off(key, fallback_for(payload.on_slow)).await {
             Ok(HandOff::Handed(Handoff::Kf)) => {
                 (Arc::new(Handled::success(Some(rule))), Source::Kf)
             }
@@ -1094,34 +1081,18 @@ impl App {
             }
             () = sleep_until(deadline) => {}
         }
-        let policy = match work.on_slow {
-            OnSlow::Retry if attempt < PLATFORM_ATTEMPTS => "retry",
-            OnSlow::Retry => "retry_last",
-            OnSlow::Kf => "kf",
-            OnSlow::Placeholder => "placeholder",
-        };
-        metrics::counter!(crate::metrics::DEADLINE, "policy" => policy, "outcome" => "deadline")
-            .increment(1);
+        let policy = deadline_policy(work.on_slow, attempt);
         tracing::info!(rule = %work.rule, attempt, policy, "reply deadline passed");
         if policy == "retry" {
-            // Let this attempt lapse so the platform retries; the retry waits on the same
-            // work. Answer only after the platform has hung up.
-            sleep_until(started + PLATFORM_TIMEOUT + Duration::from_millis(500)).await;
-            return (
-                Arc::new(Handled::success(Some(Arc::clone(&work.rule)))),
-                Source::Lapsed,
-            );
+            // The retry waits on the same work.
+            return lapse(started, Arc::clone(&work.rule)).await;
         }
         if policy == "retry_last"
             && let Some(shown) = work.partial.as_ref().and_then(|p| p.take_prefix())
         {
             return self.answer_prefix(work, shown);
         }
-        let handoff = if policy == "kf" {
-            Handoff::Kf
-        } else {
-            Handoff::Park
-        };
+        let handoff = fallback_for(work.on_slow);
         let ready = {
             let mut state = work.state.lock().unwrap_or_else(PoisonError::into_inner);
             match &state.done {
@@ -1325,6 +1296,27 @@ enum Routed {
         placeholder: Option<String>,
         on_error: Option<String>,
     },
+}
+
+/// The slow policy a delivery applies when its deadline passes on the platform's `attempt`
+/// (`retry`, `retry_last`, `kf` or `placeholder`), counted in `wxoa_deadline_total`.
+fn deadline_policy(on_slow: OnSlow, attempt: u32) -> &'static str {
+    let policy = match on_slow {
+        OnSlow::Retry if attempt < PLATFORM_ATTEMPTS => "retry",
+        OnSlow::Retry => "retry_last",
+        OnSlow::Kf => "kf",
+        OnSlow::Placeholder => "placeholder",
+    };
+    metrics::counter!(crate::metrics::DEADLINE, "policy" => policy, "outcome" => "deadline")
+        .increment(1);
+    policy
+}
+
+/// Lets a delivery lapse so the platform retries: answers only after the platform has hung up
+/// on it.
+async fn lapse(started: Instant, rule: Arc<str>) -> (Arc<Handled>, Source) {
+    sleep_until(started + PLATFORM_TIMEOUT + Duration::from_millis(500)).await;
+    (Arc::new(Handled::success(Some(rule))), Source::Lapsed)
 }
 
 /// Whether the follower acted (a message or a menu click/scan), so a parked result may ride
