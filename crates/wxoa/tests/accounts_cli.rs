@@ -3,127 +3,21 @@
 //! own tokens, kept apart in one SQLite store), `wxoa check` with a section per account, and
 //! `wxoa serve` answering each account's pushes with its own rules.
 
-use std::io::{BufRead as _, BufReader};
-use std::net::{Ipv4Addr, TcpListener};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
+use support::{Process, Server, TempDir, free_port, wxoa_command};
 
 const APPID_SHOP: &str = "wx1111111111111111";
 const APPID_NEWS: &str = "wx2222222222222222";
 const AES_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
-/// How long a process may take to start listening.
-const START_DEADLINE: Duration = Duration::from_secs(60);
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "wxoa-accounts-cli-{label}-{}-{nanos}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
-/// A process killed when dropped, with what it printed on stdout (`watch_stdout`) or stderr.
-struct Proc {
-    child: Child,
-    log: Arc<Mutex<String>>,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    fn start(args: &[&str], config: &Path, watch_stdout: bool) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wxoa"));
-        command
-            .args(args)
-            .arg("--config")
-            .arg(config)
-            .env_remove("WXOA_CONFIG")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null());
-        if watch_stdout {
-            command.stdout(Stdio::piped()).stderr(Stdio::null());
-        } else {
-            command.stdout(Stdio::null()).stderr(Stdio::piped());
-        }
-        let mut child = command.spawn().expect("start wxoa");
-        let pipe: Box<dyn std::io::Read + Send> = if watch_stdout {
-            Box::new(child.stdout.take().expect("stdout"))
-        } else {
-            Box::new(child.stderr.take().expect("stderr"))
-        };
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, lines) = mpsc::channel();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(mut log) = sink.lock() {
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-                let _ = tx.send(line);
-            }
-        });
-        Self { child, log, lines }
-    }
-
-    /// The first line containing `needle` (panics with the output when none comes).
-    fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + START_DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("no line with {needle:?} ({e}):\n{}", self.output()),
-            }
-        }
-    }
-
-    fn output(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Two accounts: `shop` in 明文 mode and `news` in 安全 mode, each with its own rules.
 fn config(dir: &TempDir) -> PathBuf {
-    let path = dir.0.join("wxoa.toml");
+    let path = dir.path().join("wxoa.toml");
     let text = format!(
         r#"[server]
 listen = "127.0.0.1:{port}"
@@ -162,13 +56,17 @@ reply = {{ text = "news says hi" }}
 }
 
 /// `wxoa mock` (with `extra` arguments) on a free port: the process and its base URL.
-fn mock(config: &Path, extra: &[&str]) -> (Proc, String, String) {
+fn mock(config: &Path, extra: &[&str]) -> (Process, String, String) {
     let mut args = vec!["mock", "--listen", "127.0.0.1:0"];
     args.extend_from_slice(extra);
-    let proc = Proc::start(&args, config, true);
-    let line = proc.wait_for("api.base_url = \"");
+    let proc = Process::spawn(
+        wxoa_command(&args, config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let line = proc.wait_for_line("api.base_url = \"");
     let base = line.split('"').nth(1).expect("quoted URL").to_owned();
-    proc.wait_for("Ctrl-C stops the mock");
+    proc.wait_for_line("Ctrl-C stops the mock");
     let intro = proc.output();
     (proc, base, intro)
 }
@@ -215,7 +113,7 @@ fn http(method: &str, url: &str, body: Option<Value>) -> Value {
 
 #[test]
 fn account_chooses_whose_token_and_tokens_never_mix() {
-    let dir = TempDir::new("token");
+    let dir = TempDir::new("accounts-cli-token");
     let config = config(&dir);
     let (_mock, base, intro) = mock(&config, &[]);
     assert!(
@@ -274,10 +172,9 @@ fn account_chooses_whose_token_and_tokens_never_mix() {
 
 #[test]
 fn serve_answers_each_accounts_pushes_with_its_rules() {
-    let dir = TempDir::new("serve");
+    let dir = TempDir::new("accounts-cli-serve");
     let config = config(&dir);
-    let server = Proc::start(&["serve"], &config, false);
-    server.wait_for("wxoa serving");
+    let server = Server::start(&config, None);
     // One mock pushes as the first account, another as the one --account names.
     let (_shop_mock, shop_base, shop_intro) = mock(&config, &[]);
     assert!(

@@ -1,31 +1,14 @@
 //! `wxoa admin passwd` as a user runs it: the hash lands in `[admin]` of the config file, the
 //! rest of the file stays, the console password then verifies; bad input writes nothing.
 
+mod support;
+
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use support::TempDir;
+
 const CONFIG: &str = "# my bot\n[account]\nappid = \"wx1234567890abcdef\"   # the AppID\ntoken = \"abc123\"\n\n[[rules]]\nname = \"help\"\nkeyword = \"帮助\"\nreply = { text = \"可用命令\" }\n";
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "wxoa-admin-cli-{}-{:016x}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn passwd(config: &std::path::Path, stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wxoa"))
@@ -49,8 +32,8 @@ fn passwd(config: &std::path::Path, stdin: &str) -> Output {
 
 #[test]
 fn passwd_writes_a_verifiable_hash_and_keeps_the_file() {
-    let dir = TempDir::new();
-    let path = dir.0.join("wxoa.toml");
+    let dir = TempDir::new("admin-cli");
+    let path = dir.path().join("wxoa.toml");
     std::fs::write(&path, CONFIG).unwrap();
     let out = passwd(&path, "correct horse battery\n");
     assert!(
@@ -76,8 +59,8 @@ fn passwd_writes_a_verifiable_hash_and_keeps_the_file() {
 
 #[test]
 fn short_password_writes_nothing() {
-    let dir = TempDir::new();
-    let path = dir.0.join("wxoa.toml");
+    let dir = TempDir::new("admin-cli");
+    let path = dir.path().join("wxoa.toml");
     std::fs::write(&path, CONFIG).unwrap();
     let out = passwd(&path, "short\n");
     assert!(!out.status.success());

@@ -5,14 +5,17 @@
 //! not plan for fails it. The process races start many `wxoa token` at once on one store and
 //! count the token fetches the platform saw.
 
+mod support;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::TempDir;
 use wiremock::matchers::{any, body_json, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -20,33 +23,6 @@ const APPID: &str = "wx1234567890abcdef";
 /// The ticket of the JS-SDK signature vector (PROTOCOL §9.8).
 const VECTOR_TICKET: &str =
     "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg";
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "wxoa-api-cli-{}-{name}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Writes `<dir>/<name>.toml`: the fake platform's URL, a SQLite store under `<name>-data/`,
 /// and Redis when given.
@@ -162,7 +138,7 @@ impl Platform {
             .named("catch-all: no unplanned request")
             .mount(&server)
             .await;
-        let dir = TempDir::new(name);
+        let dir = TempDir::new(&format!("api-cli-{name}"));
         let config = write_config(dir.path(), "wxoa", &server.uri(), APPID, None);
         Self {
             server,

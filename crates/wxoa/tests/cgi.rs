@@ -1,31 +1,19 @@
 //! `wxoa cgi` as a web server runs it: one process per request, cooperating through the SQLite
 //! store — sessions persist across processes and a retry gets the first process's answer.
 
+mod support;
+
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use support::TempDir;
 use wxoa_proto::signature::sign;
 
 const TOKEN: &str = "cgitoken123";
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn setup() -> TempDir {
-    let dir = std::env::temp_dir().join(format!(
-        "wxoa-cgi-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
+    let tmp = TempDir::new("cgi");
+    let dir = tmp.path();
     std::fs::create_dir_all(dir.join("scripts")).unwrap();
     std::fs::write(
         dir.join("scripts/count.rhai"),
@@ -39,7 +27,7 @@ fn setup() -> TempDir {
         ),
     )
     .unwrap();
-    TempDir(dir)
+    tmp
 }
 
 fn cgi(dir: &TempDir, method: &str, query: &str, body: &str) -> String {
@@ -56,7 +44,7 @@ fn cgi_at(dir: &TempDir, path_info: &str, method: &str, query: &str, body: &str)
         .env("REQUEST_METHOD", method)
         .env("QUERY_STRING", query)
         .env("CONTENT_LENGTH", body.len().to_string())
-        .env("WXOA_CONFIG", dir.0.join("wxoa.toml"))
+        .env("WXOA_CONFIG", dir.path().join("wxoa.toml"))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -119,7 +107,7 @@ fn verification_and_sessions_across_processes_and_retries_from_the_store() {
         third.contains("第3次"),
         "the retry did not run the script again: {third}"
     );
-    assert!(dir.0.join("data/wxoa.db").exists());
+    assert!(dir.path().join("data/wxoa.db").exists());
 }
 
 #[test]
@@ -130,12 +118,12 @@ fn bad_signature_is_403_and_a_bad_config_is_a_plain_500() {
         refused.starts_with("Status: 403 Forbidden\r\n"),
         "{refused}"
     );
-    std::fs::write(dir.0.join("wxoa.toml"), "[account]\n").unwrap();
+    std::fs::write(dir.path().join("wxoa.toml"), "[account]\n").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_wxoa"))
         .env_clear()
         .env("GATEWAY_INTERFACE", "CGI/1.1")
         .env("REQUEST_METHOD", "GET")
-        .env("WXOA_CONFIG", dir.0.join("wxoa.toml"))
+        .env("WXOA_CONFIG", dir.path().join("wxoa.toml"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .stdin(Stdio::null())
@@ -153,7 +141,7 @@ fn bad_signature_is_403_and_a_bad_config_is_a_plain_500() {
 fn with_several_accounts_the_path_chooses_the_account() {
     let dir = setup();
     std::fs::write(
-        dir.0.join("wxoa.toml"),
+        dir.path().join("wxoa.toml"),
         format!(
             "[store]\nurl = \"sqlite://data/wxoa.db\"\n\n\
              [[accounts]]\nname = \"a\"\nappid = \"wx1111111111111111\"\ntoken = \"{TOKEN}\"\npath = \"/a\"\n\

@@ -4,6 +4,8 @@
 //! and the HTTPS files of `server.tls_cert` / `server.tls_key`, which `wxoa serve` refuses to
 //! start with when they are bad.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,6 +15,7 @@ use axum::Router;
 use axum::response::{Html, Redirect};
 use axum::routing::get;
 use serde_json::Value;
+use support::TempDir;
 use tokio::sync::oneshot;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -22,14 +25,6 @@ use wxoa_server::{App, Config};
 const APPID: &str = "wx49f0ab532d5d035a";
 const TOKEN: &str = "wxoatesttoken";
 const AES_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
-
-/// A fresh directory for one test's config and store (emptied again by the next run).
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("wxoa-check-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// The text of a config for the test account.
 fn config_text(base_url: &str, secret: &str, public_url: Option<&str>) -> String {
@@ -61,11 +56,12 @@ reply = {{ text = "you said: {{{{ content }}}}" }}
     )
 }
 
-/// Write `text` as `wxoa.toml` in a new directory; returns its path.
-fn write_config(name: &str, text: &str) -> PathBuf {
-    let file = temp_dir(name).join("wxoa.toml");
+/// Write `text` as `wxoa.toml` in a new directory; returns the directory and the file's path.
+fn write_config(name: &str, text: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(&format!("check-{name}"));
+    let file = dir.path().join("wxoa.toml");
     std::fs::write(&file, text).unwrap();
-    file
+    (dir, file)
 }
 
 /// Run `wxoa check --config FILE [extra]` off the async runtime (the test's servers keep
@@ -152,7 +148,7 @@ async fn serve_wxoa(token: &str) -> (SocketAddr, oneshot::Sender<()>) {
 #[tokio::test]
 async fn a_good_setup_passes_with_exit_code_zero() {
     let api = platform(token_ok()).await;
-    let file = write_config("good", &config_text(&api.uri(), "APPSECRET", None));
+    let (_dir, file) = write_config("good", &config_text(&api.uri(), "APPSECRET", None));
     let out = check(&file, &[]).await;
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{out:?}");
@@ -186,7 +182,7 @@ async fn ip_not_whitelisted_names_the_egress_ip_and_where_to_add_it() {
         "errmsg": "invalid ip 203.0.113.7 ipv6 ::ffff:203.0.113.7, not in whitelist rid: 6577-1a2b"
     }))
     .await;
-    let file = write_config("40164", &config_text(&api.uri(), "APPSECRET", None));
+    let (_dir, file) = write_config("40164", &config_text(&api.uri(), "APPSECRET", None));
     let out = check(&file, &[]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let line = block(&stdout(&out), "access_token");
@@ -207,7 +203,7 @@ async fn wrong_secret_and_wrong_appid_are_told_apart() {
     let api =
         platform(serde_json::json!({ "errcode": 40125, "errmsg": "invalid appsecret rid: 1" }))
             .await;
-    let file = write_config("40125", &config_text(&api.uri(), "WRONG", None));
+    let (_dir, file) = write_config("40125", &config_text(&api.uri(), "WRONG", None));
     let out = check(&file, &[]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let line = block(&stdout(&out), "access_token");
@@ -219,7 +215,7 @@ async fn wrong_secret_and_wrong_appid_are_told_apart() {
 
     let api =
         platform(serde_json::json!({ "errcode": 40013, "errmsg": "invalid appid rid: 2" })).await;
-    let file = write_config("40013", &config_text(&api.uri(), "APPSECRET", None));
+    let (_dir, file) = write_config("40013", &config_text(&api.uri(), "APPSECRET", None));
     let out = check(&file, &[]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let line = block(&stdout(&out), "access_token");
@@ -233,7 +229,7 @@ async fn wrong_secret_and_wrong_appid_are_told_apart() {
 #[tokio::test]
 async fn an_empty_secret_skips_the_token_with_a_note() {
     let api = platform(token_ok()).await;
-    let file = write_config("nosecret", &config_text(&api.uri(), "", None));
+    let (_dir, file) = write_config("nosecret", &config_text(&api.uri(), "", None));
     let out = check(&file, &[]).await;
     assert!(out.status.success(), "{out:?}");
     let line = block(&stdout(&out), "access_token");
@@ -263,7 +259,7 @@ async fn a_clock_far_from_the_api_servers_date_fails() {
         )
         .mount(&api)
         .await;
-    let file = write_config("clock", &config_text(&api.uri(), "", None));
+    let (_dir, file) = write_config("clock", &config_text(&api.uri(), "", None));
     let out = check(&file, &[]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let line = block(&stdout(&out), "clock");
@@ -278,7 +274,7 @@ async fn public_url_answered_by_wxoa_with_the_same_token_verifies() {
     let api = platform(token_ok()).await;
     let (addr, _stop) = serve_wxoa(TOKEN).await;
     let url = format!("http://{addr}/wechat");
-    let file = write_config("verify-ok", &config_text(&api.uri(), "", Some(&url)));
+    let (_dir, file) = write_config("verify-ok", &config_text(&api.uri(), "", Some(&url)));
     let out = check(&file, &[]).await;
     let text = stdout(&out);
     let line = block(&text, "url_verification");
@@ -297,7 +293,7 @@ async fn public_url_with_another_token_behind_it_is_a_token_mismatch() {
     let api = platform(token_ok()).await;
     let (addr, _stop) = serve_wxoa("someothertoken").await;
     let url = format!("http://{addr}/wechat");
-    let file = write_config("verify-403", &config_text(&api.uri(), "", Some(&url)));
+    let (_dir, file) = write_config("verify-403", &config_text(&api.uri(), "", Some(&url)));
     let out = check(&file, &[]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let line = block(&stdout(&out), "url_verification");
@@ -324,7 +320,7 @@ async fn public_url_answered_by_an_html_page_or_a_redirect_is_named() {
     let (addr, _stop) = serve_router(router).await;
 
     let url = format!("http://{addr}/wechat");
-    let file = write_config("verify-html", &config_text(&api.uri(), "", Some(&url)));
+    let (_dir, file) = write_config("verify-html", &config_text(&api.uri(), "", Some(&url)));
     let out = check(&file, &[]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let line = block(&stdout(&out), "url_verification");
@@ -333,7 +329,7 @@ async fn public_url_answered_by_an_html_page_or_a_redirect_is_named() {
     assert!(line.contains("CSRF"), "{line}");
 
     let url = format!("http://{addr}/moved");
-    let file = write_config("verify-redirect", &config_text(&api.uri(), "", Some(&url)));
+    let (_dir, file) = write_config("verify-redirect", &config_text(&api.uri(), "", Some(&url)));
     let out = check(&file, &[]).await;
     let text = stdout(&out);
     let line = block(&text, "url_verification");
@@ -357,14 +353,15 @@ async fn public_url_with_nothing_listening_or_a_self_signed_certificate() {
         l.local_addr().unwrap()
     };
     let url = format!("http://{closed}/wechat");
-    let file = write_config("verify-refused", &config_text(&api.uri(), "", Some(&url)));
+    let (_dir, file) = write_config("verify-refused", &config_text(&api.uri(), "", Some(&url)));
     let out = check(&file, &[]).await;
     let line = block(&stdout(&out), "url_verification");
     assert!(line.starts_with('✗'), "{line}");
     assert!(line.contains("connection refused"), "{line}");
 
     // HTTPS with a self-signed certificate: the platform would refuse it, and so does check.
-    let dir = temp_dir("self-signed-files");
+    let tmp = TempDir::new("check-self-signed-files");
+    let dir = tmp.path();
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
@@ -387,7 +384,7 @@ async fn public_url_with_nothing_listening_or_a_self_signed_certificate() {
         },
     ));
     let url = format!("https://{addr}/wechat");
-    let file = write_config("verify-tls", &config_text(&api.uri(), "", Some(&url)));
+    let (_dir, file) = write_config("verify-tls", &config_text(&api.uri(), "", Some(&url)));
     let out = check(&file, &[]).await;
     let line = block(&stdout(&out), "url_verification");
     assert!(line.starts_with('✗'), "{line}");
@@ -399,7 +396,7 @@ async fn public_url_with_nothing_listening_or_a_self_signed_certificate() {
 async fn json_output_is_an_array_of_checks() {
     let api =
         platform(serde_json::json!({ "errcode": 40125, "errmsg": "invalid appsecret" })).await;
-    let file = write_config("json", &config_text(&api.uri(), "WRONG", None));
+    let (_dir, file) = write_config("json", &config_text(&api.uri(), "WRONG", None));
     let out = check(&file, &["--json"]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
@@ -441,7 +438,7 @@ async fn a_broken_config_names_each_bad_value_and_skips_the_network() {
         .replace(APPID, "gh_1234567890ab")
         .replace(TOKEN, "change-me")
         .replace(AES_KEY, &AES_KEY[..40]);
-    let file = write_config("broken", &text);
+    let (_dir, file) = write_config("broken", &text);
     let out = check(&file, &[]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let text = stdout(&out);
@@ -463,8 +460,8 @@ async fn a_broken_config_names_each_bad_value_and_skips_the_network() {
 
 #[tokio::test]
 async fn a_missing_config_file_is_one_failure() {
-    let dir = temp_dir("missing");
-    let out = check(&dir.join("nope.toml"), &[]).await;
+    let dir = TempDir::new("check-missing");
+    let out = check(&dir.path().join("nope.toml"), &[]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let text = stdout(&out);
     assert!(block(&text, "config").contains("nope.toml"), "{text}");
@@ -477,8 +474,8 @@ async fn tls_files_are_checked_and_serve_refuses_bad_ones() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let tls = "[server]\ntls_cert = \"fullchain.pem\"\ntls_key = \"privkey.pem\"\n";
     let text = config_text(&api.uri(), "", None).replacen("[server]\n", tls, 1);
-    let file = write_config("tls-files", &text);
-    let dir = file.parent().unwrap();
+    let (tmp, file) = write_config("tls-files", &text);
+    let dir = tmp.path();
     std::fs::write(dir.join("fullchain.pem"), cert.cert.pem()).unwrap();
     std::fs::write(dir.join("privkey.pem"), cert.signing_key.serialize_pem()).unwrap();
     let out = check(&file, &[]).await;
@@ -527,7 +524,7 @@ async fn the_classic_token_endpoint_is_checked_too() {
         "timeout_ms = 5000",
         "timeout_ms = 5000\nstable_token = false",
     );
-    let file = write_config("classic", &text);
+    let (_dir, file) = write_config("classic", &text);
     let out = check(&file, &[]).await;
     assert!(out.status.success(), "{out:?}");
     let line = block(&stdout(&out), "access_token");

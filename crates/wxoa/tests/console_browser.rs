@@ -6,19 +6,20 @@
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); without them the
 //! test prints that it skipped. A PNG of each page goes to `target/console-screenshots/`.
 
+mod support;
+
 use std::future::Future;
-use std::io::{BufRead as _, BufReader, Read, Write as _};
-use std::net::{Ipv4Addr, TcpListener};
+use std::io::Write as _;
+use std::ops::Deref;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use support::{Process, TempDir, free_port, wxoa_command};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -28,8 +29,6 @@ const TOKEN: &str = "wxoaconsoletoken";
 const AES_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
 const PASSWORD: &str = "owner-console-pass";
 const FOLLOWER: &str = "oConsoleFan0000000000000001";
-/// How long a process may take to start listening.
-const START_DEADLINE: Duration = Duration::from_secs(60);
 /// How long one step in the browser may take to show its result.
 const STEP_DEADLINE: Duration = Duration::from_secs(20);
 /// How often a step's result is looked for.
@@ -37,131 +36,38 @@ const POLL: Duration = Duration::from_millis(100);
 const DESKTOP: (u32, u32) = (1280, 900);
 const PHONE: (u32, u32) = (390, 844);
 
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
+/// A child process in a process group of its own, its stdout and stderr collected, killed with
+/// the whole group when dropped (chromedriver's Chromium included), also when the test fails.
+struct Group(Process);
 
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "wxoa-console-{label}-{}-{nanos}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Self(dir)
+impl Group {
+    fn start(command: &mut Command) -> Self {
+        Self(Process::spawn(
+            command
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0),
+        ))
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl Deref for Group {
+    type Target = Process;
+
+    fn deref(&self) -> &Process {
+        &self.0
     }
 }
 
-/// A port on 127.0.0.1 that nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
-/// A child process in a process group of its own, killed with the whole group when dropped
-/// (chromedriver's Chromium included), also when the test fails.
-struct Proc {
-    name: &'static str,
-    child: Child,
-    log: Arc<Mutex<String>>,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    /// Start `command`, collecting stdout and stderr line by line.
-    fn start(name: &'static str, mut command: Command) -> Self {
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, lines) = mpsc::channel();
-        let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("stdout"));
-        let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("stderr"));
-        for pipe in [stdout, stderr] {
-            let sink = Arc::clone(&log);
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    if let Ok(mut log) = sink.lock() {
-                        log.push_str(&line);
-                        log.push('\n');
-                    }
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Self {
-            name,
-            child,
-            log,
-            lines,
-        }
-    }
-
-    /// Wait for a line containing `needle` (panics with the output when none comes).
-    fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + START_DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(e) => panic!(
-                    "{}: no line with {needle:?} ({e}):\n{}",
-                    self.name,
-                    self.output()
-                ),
-            }
-        }
-    }
-
-    fn output(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
+impl Drop for Group {
     fn drop(&mut self) {
         // The whole group: chromedriver starts Chromium and its helpers in it.
         let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
-}
-
-/// A `wxoa` command on the config.
-fn wxoa(args: &[&str], config: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wxoa"));
-    command
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env_remove("WXOA_CONFIG")
-        .env("RUST_LOG", "info");
-    command
 }
 
 /// The config: the callback and the console on free ports, the API at the mock, three rules.
@@ -209,7 +115,7 @@ reply = {{ text = "收到：{{{{ content }}}}" }}
 
 /// `wxoa admin passwd --stdin`: the admin password's hash into the config.
 fn set_password(config: &Path) {
-    let mut child = wxoa(&["admin", "passwd", "--stdin"], config)
+    let mut child = wxoa_command(&["admin", "passwd", "--stdin"], config)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -234,36 +140,33 @@ struct Console {
     mock: String,
     http: reqwest::Client,
     shots: PathBuf,
-    server: Proc,
-    _mock: Proc,
-    _driver: Proc,
+    server: Group,
+    _mock: Group,
+    _driver: Group,
     _dir: TempDir,
 }
 
 impl Console {
     async fn start(dir: TempDir) -> Self {
         let mock_port = free_port();
-        let (config, admin_port) = write_config(&dir.0, mock_port);
+        let (config, admin_port) = write_config(dir.path(), mock_port);
         set_password(&config);
 
-        let server = Proc::start("wxoa serve", wxoa(&["serve"], &config));
-        server.wait_for("wxoa serving");
-        let mock = Proc::start(
-            "wxoa mock",
-            wxoa(
-                &["mock", "--listen", &format!("127.0.0.1:{mock_port}")],
-                &config,
-            ),
-        );
-        mock.wait_for("Ctrl-C stops the mock");
+        let server = Group::start(&mut wxoa_command(&["serve"], &config));
+        server.wait_for_line("wxoa serving");
+        let mock = Group::start(&mut wxoa_command(
+            &["mock", "--listen", &format!("127.0.0.1:{mock_port}")],
+            &config,
+        ));
+        mock.wait_for_line("Ctrl-C stops the mock");
 
         let driver_port = free_port();
         let mut command = Command::new(CHROMEDRIVER);
         command.arg(format!("--port={driver_port}"));
-        let driver = Proc::start("chromedriver", command);
-        driver.wait_for("started successfully");
+        let driver = Group::start(&mut command);
+        driver.wait_for_line("started successfully");
 
-        let profile = dir.0.join("chromium-profile");
+        let profile = dir.path().join("chromium-profile");
         let capabilities = json!({
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
@@ -451,7 +354,7 @@ fn the_console_in_chromium() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let console = Console::start(TempDir::new("browser")).await;
+        let console = Console::start(TempDir::new("console-browser")).await;
         owner_session(&console).await;
         let Console { browser, .. } = console;
         let _ = browser.close().await;

@@ -2,10 +2,12 @@
 //! the real web servers on high ports (adapted only in ports, paths and module loading), driven
 //! with URL verification, a 明文 push and a 安全 push over HTTP and HTTPS.
 
+mod support;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use support::{TempDir, find_program, free_port};
 use wxoa_proto::crypto::MsgCrypt;
 use wxoa_proto::signature::{sign, verify};
 
@@ -30,65 +33,19 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 // ---------------------------------------------------------------------------------------------
 // Files, ports, programs
 
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "wxoa-deploy-{label}-{}-{nanos}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&dir).expect("create temp dir");
-        // Readable by the unprivileged user the web server's workers run as.
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
-        Self(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// A subdirectory with `mode`.
-    fn subdir(&self, name: &str, mode: u32) -> PathBuf {
-        let dir = self.0.join(name);
-        fs::create_dir_all(&dir).expect("create subdir");
-        fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).expect("chmod subdir");
-        dir
-    }
+/// A temporary directory readable by the unprivileged user the web server's workers run as.
+fn web_dir(label: &str) -> TempDir {
+    let tmp = TempDir::new(&format!("deploy-{label}"));
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
+    tmp
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A port on 127.0.0.1 that nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
-/// `name` on PATH or in the sbin directories (where Debian puts apache2 and nginx).
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|candidate| {
-            candidate
-                .metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+/// A subdirectory of `dir` with `mode`.
+fn subdir(dir: &Path, name: &str, mode: u32) -> PathBuf {
+    let dir = dir.join(name);
+    fs::create_dir_all(&dir).expect("create subdir");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).expect("chmod subdir");
+    dir
 }
 
 fn running_as_root() -> bool {
@@ -446,7 +403,7 @@ fn write_config(tmp: &TempDir) -> PathBuf {
     let path = tmp.path().join("wxoa.toml");
     fs::write(&path, config_text()).expect("write wxoa.toml");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod config");
-    tmp.subdir("data", 0o777);
+    subdir(tmp.path(), "data", 0o777);
     path
 }
 
@@ -663,12 +620,12 @@ struct ApacheSite {
 
 impl ApacheSite {
     fn new(label: &str) -> Self {
-        let tmp = TempDir::new(label);
-        let tls = tmp.subdir("tls", 0o755);
+        let tmp = web_dir(label);
+        let tls = subdir(tmp.path(), "tls", 0o755);
         self_signed_cert(&tls);
-        let logs = tmp.subdir("logs", 0o755);
-        let run = tmp.subdir("run", 0o755);
-        tmp.subdir("htdocs", 0o755);
+        let logs = subdir(tmp.path(), "logs", 0o755);
+        let run = subdir(tmp.path(), "run", 0o755);
+        subdir(tmp.path(), "htdocs", 0o755);
         Self {
             http: free_port(),
             https: free_port(),
@@ -953,11 +910,11 @@ fn nginx_config_serves_verification_plain_and_safe_pushes() {
     if !openssl_present() {
         return;
     }
-    let tmp = TempDir::new("nginx");
-    let tls = tmp.subdir("tls", 0o755);
+    let tmp = web_dir("nginx");
+    let tls = subdir(tmp.path(), "tls", 0o755);
     self_signed_cert(&tls);
-    let logs = tmp.subdir("logs", 0o755);
-    let run = tmp.subdir("run", 0o755);
+    let logs = subdir(tmp.path(), "logs", 0o755);
+    let run = subdir(tmp.path(), "run", 0o755);
     let config = write_config(&tmp);
     let backend = free_port();
     let _wxoa = start_wxoa_serve(&config, backend, &logs.join("wxoa-serve.log"));

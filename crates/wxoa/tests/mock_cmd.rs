@@ -2,128 +2,22 @@
 //! (generated when the config has none), tokens fetched and 客服 messages sent by the other
 //! `wxoa` commands pointed at it, and `POST /mock/push` reaching `wxoa serve`.
 
-use std::io::{BufRead as _, BufReader, Read};
-use std::net::{Ipv4Addr, TcpListener};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::{DEADLINE, Process, Server, TempDir, free_port, wxoa_command};
 
 const APPID: &str = "wx49f0ab532d5d035a";
 const TOKEN: &str = "wxoamocktoken";
 const AES_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
-/// How long a process may take to start listening.
-const START_DEADLINE: Duration = Duration::from_secs(60);
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "wxoa-mock-cmd-{label}-{}-{nanos}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
-/// A process killed when dropped, with what it printed.
-struct Proc {
-    child: Child,
-    log: Arc<Mutex<String>>,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Proc {
-    /// Start `args`, collecting stdout or stderr (`watch_stdout`) line by line.
-    fn start(args: &[&str], config: &Path, watch_stdout: bool) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wxoa"));
-        command
-            .args(args)
-            .arg("--config")
-            .arg(config)
-            .env_remove("WXOA_CONFIG")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null());
-        if watch_stdout {
-            command.stdout(Stdio::piped()).stderr(Stdio::null());
-        } else {
-            command.stdout(Stdio::null()).stderr(Stdio::piped());
-        }
-        let mut child = command.spawn().expect("start wxoa");
-        let pipe: Box<dyn Read + Send> = if watch_stdout {
-            Box::new(child.stdout.take().expect("stdout"))
-        } else {
-            Box::new(child.stderr.take().expect("stderr"))
-        };
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, lines) = mpsc::channel();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(mut log) = sink.lock() {
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-                let _ = tx.send(line);
-            }
-        });
-        Self { child, log, lines }
-    }
-
-    /// The first line containing `needle` (panics with the output when none comes).
-    fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + START_DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("no line with {needle:?} ({e}):\n{}", self.output()),
-            }
-        }
-    }
-
-    fn output(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A config in a fresh directory: the server on a free port, the given AppSecret.
 fn config(dir: &TempDir, secret: &str) -> PathBuf {
-    let path = dir.0.join("wxoa.toml");
+    let path = dir.path().join("wxoa.toml");
     let text = format!(
         r#"[server]
 listen = "127.0.0.1:{port}"
@@ -146,12 +40,25 @@ reply = {{ text = "可用命令：帮助" }}
     path
 }
 
-/// `wxoa mock` on a free port: the process, its base URL and everything it printed first.
-fn mock(config: &Path) -> (Proc, String, String) {
-    let proc = Proc::start(&["mock", "--listen", "127.0.0.1:0"], config, true);
-    let line = proc.wait_for("api.base_url = \"");
+/// `wxoa mock` (with `extra` arguments) on a free port, its stdout collected: the process and
+/// its base URL.
+fn start_mock(config: &Path, extra: &[&str]) -> (Process, String) {
+    let mut args = vec!["mock", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let proc = Process::spawn(
+        wxoa_command(&args, config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let line = proc.wait_for_line("api.base_url = \"");
     let base = line.split('"').nth(1).expect("quoted URL").to_owned();
-    proc.wait_for("Ctrl-C stops the mock");
+    (proc, base)
+}
+
+/// `wxoa mock` on a free port: the process, its base URL and everything it printed first.
+fn mock(config: &Path) -> (Process, String, String) {
+    let (proc, base) = start_mock(config, &[]);
+    proc.wait_for_line("Ctrl-C stops the mock");
     let intro = proc.output();
     (proc, base, intro)
 }
@@ -216,7 +123,7 @@ fn http(method: &str, url: &str, body: Option<Value>) -> Value {
 
 #[test]
 fn tokens_and_kf_messages_go_through_the_mock() {
-    let dir = TempDir::new("token");
+    let dir = TempDir::new("mock-cmd-token");
     let config = config(&dir, "");
     let (_mock, base, intro) = mock(&config);
     assert!(base.starts_with("http://127.0.0.1:"), "{intro}");
@@ -298,7 +205,7 @@ fn tokens_and_kf_messages_go_through_the_mock() {
 
 #[test]
 fn a_configured_secret_is_the_valid_one() {
-    let dir = TempDir::new("secret");
+    let dir = TempDir::new("mock-cmd-secret");
     let config = config(&dir, "configuredsecret0000000000000000");
     let (_mock, base, intro) = mock(&config);
     assert!(!intro.contains("WXOA_ACCOUNT__SECRET="), "{intro}");
@@ -314,10 +221,9 @@ fn a_configured_secret_is_the_valid_one() {
 
 #[test]
 fn mock_push_reaches_the_configs_server() {
-    let dir = TempDir::new("push");
+    let dir = TempDir::new("mock-cmd-push");
     let config = config(&dir, "");
-    let server = Proc::start(&["serve"], &config, false);
-    server.wait_for("wxoa serving");
+    let server = Server::start(&config, None);
     let (_mock, base, intro) = mock(&config);
     assert!(intro.contains("/wechat (safe mode"), "{intro}");
     for mode in ["plain", "compat", "safe"] {
@@ -351,7 +257,7 @@ fn mock_push_reaches_the_configs_server() {
 
 #[test]
 fn sigterm_writes_out_the_message_log() {
-    let dir = TempDir::new("sigterm");
+    let dir = TempDir::new("mock-cmd-sigterm");
     let config = config(&dir, "");
     // An admin port of our own, to read the log writer's counters from /metrics.
     let admin = format!("127.0.0.1:{}", free_port());
@@ -361,8 +267,7 @@ fn sigterm_writes_out_the_message_log() {
         &format!("admin_listen = \"{admin}\""),
     );
     std::fs::write(&config, text).expect("write config");
-    let mut server = Proc::start(&["serve"], &config, false);
-    server.wait_for("wxoa serving");
+    let mut server = Server::start(&config, None);
     let (_mock, base, _) = mock(&config);
     const PUSHES: usize = 40;
     for i in 0..PUSHES {
@@ -375,7 +280,7 @@ fn sigterm_writes_out_the_message_log() {
     }
     // The writer's counters reach /metrics (they are taken before the recorder exists
     // otherwise, and record nowhere).
-    let deadline = Instant::now() + START_DEADLINE;
+    let deadline = Instant::now() + DEADLINE;
     loop {
         let metrics = http_text(&format!("http://{admin}/metrics"));
         let written = metrics
@@ -392,25 +297,8 @@ fn sigterm_writes_out_the_message_log() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let pid = server.child.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("run kill");
-    assert!(killed.success());
-    let deadline = Instant::now() + START_DEADLINE;
-    let status = loop {
-        if let Some(status) = server.child.try_wait().expect("wait for wxoa") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "wxoa serve did not stop:\n{}",
-            server.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "{status:?}\n{}", server.output());
+    server.signal("-TERM");
+    assert!(server.wait_exit(), "{}", server.output());
     let output = server.output();
     assert!(output.contains("message log written out"), "{output}");
 
@@ -419,7 +307,7 @@ fn sigterm_writes_out_the_message_log() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let store = wxoa_store::Store::open("sqlite://data/wxoa.db", &dir.0)
+        let store = wxoa_store::Store::open("sqlite://data/wxoa.db", dir.path())
             .await
             .expect("the server's store");
         let rows = store
@@ -454,7 +342,7 @@ fn sigterm_writes_out_the_message_log() {
 
 /// A config whose `ai` rule asks the `[chat.bot]` profile (its base_url set per run).
 fn chat_config(dir: &TempDir) -> PathBuf {
-    let path = dir.0.join("wxoa.toml");
+    let path = dir.path().join("wxoa.toml");
     let text = format!(
         r#"[server]
 listen = "127.0.0.1:{port}"
@@ -495,25 +383,19 @@ fn rules_test_against(config: &Path, base: &str, text: &str) -> String {
 
 #[test]
 fn mock_llm_answers_chat_rules_and_records_requests() {
-    let dir = TempDir::new("llm");
+    let dir = TempDir::new("mock-cmd-llm");
     let config = chat_config(&dir);
-    let proc = Proc::start(
+    let (proc, base) = start_mock(
+        &config,
         &[
-            "mock",
-            "--listen",
-            "127.0.0.1:0",
             "--llm",
             "--llm-rate",
             "1000",
             "--llm-answer",
             "这是**固定**的回答。",
         ],
-        &config,
-        true,
     );
-    let line = proc.wait_for("api.base_url = \"");
-    let base = line.split('"').nth(1).expect("quoted URL").to_owned();
-    let intro = proc.wait_for("model: base_url");
+    let intro = proc.wait_for_line("model: base_url");
     assert!(intro.contains(&format!("{base}/v1")), "{intro}");
 
     let shown = rules_test_against(&config, &base, "你好");
@@ -541,22 +423,9 @@ fn mock_llm_answers_chat_rules_and_records_requests() {
 
 #[test]
 fn sim_chats_with_a_chat_rule_served_against_the_fake_model() {
-    let dir = TempDir::new("llm-sim");
+    let dir = TempDir::new("mock-cmd-llm-sim");
     let config = chat_config(&dir);
-    let mock = Proc::start(
-        &[
-            "mock",
-            "--listen",
-            "127.0.0.1:0",
-            "--llm",
-            "--llm-rate",
-            "1000",
-        ],
-        &config,
-        true,
-    );
-    let line = mock.wait_for("api.base_url = \"");
-    let base = line.split('"').nth(1).expect("quoted URL").to_owned();
+    let (_mock, base) = start_mock(&config, &["--llm", "--llm-rate", "1000"]);
     // The server's profile points at the mock's model.
     let text = std::fs::read_to_string(&config).expect("read config");
     std::fs::write(
@@ -564,8 +433,7 @@ fn sim_chats_with_a_chat_rule_served_against_the_fake_model() {
         text.replace("http://127.0.0.1:9/v1", &format!("{base}/v1")),
     )
     .expect("write config");
-    let server = Proc::start(&["serve"], &config, false);
-    server.wait_for("wxoa serving");
+    let server = Server::start(&config, None);
     let sim = |text: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_wxoa"))
             .args(["sim", "--send", text, "--as", "oSimChat", "--config"])

@@ -4,36 +4,16 @@
 //! `--dry-run`, a repeat answered "already sent"), materials exported and resumed, statistics
 //! written as CSV.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
+use support::TempDir;
 use wxoa_mock::api::{Follower, MediaKind, MockConfig, MockPlatform};
 
 const APPID: &str = "wx1234567890abcdef";
 const SECRET: &str = "test-app-secret";
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "wxoa-publishing-cli-{}-{name}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The fake platform on a free port, served by a runtime of its own.
 struct Platform {
@@ -103,18 +83,18 @@ fn stdout_json(o: &Output) -> serde_json::Value {
 #[test]
 fn article_to_draft_to_published_to_mass_send() {
     let p = platform();
-    let dir = TempDir::new("flow");
-    let config = write_config(&dir.0, &p.base);
-    std::fs::write(dir.0.join("cover.jpg"), [0xFF, 0xD8, 0xFF, 0xE0]).unwrap();
-    std::fs::create_dir_all(dir.0.join("img")).unwrap();
-    std::fs::write(dir.0.join("img/chart.png"), [0x89, b'P', b'N', b'G']).unwrap();
+    let dir = TempDir::new("publishing-cli-flow");
+    let config = write_config(dir.path(), &p.base);
+    std::fs::write(dir.path().join("cover.jpg"), [0xFF, 0xD8, 0xFF, 0xE0]).unwrap();
+    std::fs::create_dir_all(dir.path().join("img")).unwrap();
+    std::fs::write(dir.path().join("img/chart.png"), [0x89, b'P', b'N', b'G']).unwrap();
     std::fs::write(
-        dir.0.join("post.md"),
+        dir.path().join("post.md"),
         "# 春季上新\n\n三款新品：\n\n![图表](img/chart.png)\n",
     )
     .unwrap();
     std::fs::write(
-        dir.0.join("article.toml"),
+        dir.path().join("article.toml"),
         "title = \"春季上新\"\nauthor = \"小编\"\ncover = \"cover.jpg\"\nbody = \"post.md\"\nopen_comment = true\n",
     )
     .unwrap();
@@ -125,7 +105,7 @@ fn article_to_draft_to_published_to_mass_send() {
         &[
             "draft",
             "add",
-            dir.0.join("article.toml").to_str().unwrap(),
+            dir.path().join("article.toml").to_str().unwrap(),
             "--dry-run",
         ],
     );
@@ -142,7 +122,7 @@ fn article_to_draft_to_published_to_mass_send() {
         &[
             "draft",
             "add",
-            dir.0.join("article.toml").to_str().unwrap(),
+            dir.path().join("article.toml").to_str().unwrap(),
             "--json",
         ],
     );
@@ -181,7 +161,7 @@ fn article_to_draft_to_published_to_mass_send() {
         &[
             "draft",
             "add",
-            dir.0.join("article.toml").to_str().unwrap(),
+            dir.path().join("article.toml").to_str().unwrap(),
             "--json",
         ],
     );
@@ -234,19 +214,23 @@ fn article_to_draft_to_published_to_mass_send() {
 #[test]
 fn material_export_resumes() {
     let p = platform();
-    let dir = TempDir::new("export");
-    let config = write_config(&dir.0, &p.base);
-    std::fs::write(dir.0.join("a.png"), [1, 2, 3]).unwrap();
+    let dir = TempDir::new("publishing-cli-export");
+    let config = write_config(dir.path(), &p.base);
+    std::fs::write(dir.path().join("a.png"), [1, 2, 3]).unwrap();
     let o = wxoa(
         &config,
-        &["material", "upload", dir.0.join("a.png").to_str().unwrap()],
+        &[
+            "material",
+            "upload",
+            dir.path().join("a.png").to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", text(&o));
     let _ = p.mock.add_material(MediaKind::Voice, "v.mp3", vec![4; 5]);
     let _ = p
         .mock
         .add_material(MediaKind::Video, "clip.mp4", vec![5; 5]);
-    let out = dir.0.join("export");
+    let out = dir.path().join("export");
     let o = wxoa(&config, &["material", "export", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
@@ -277,10 +261,10 @@ fn material_export_resumes() {
 #[test]
 fn datacube_writes_csv() {
     let p = platform();
-    let dir = TempDir::new("cube");
-    let config = write_config(&dir.0, &p.base);
+    let dir = TempDir::new("publishing-cli-cube");
+    let config = write_config(dir.path(), &p.base);
     p.mock.add_follower(Follower::new("o1"));
-    let csv = dir.0.join("users.csv");
+    let csv = dir.path().join("users.csv");
     let o = wxoa(
         &config,
         &["datacube", "user-cumulate", "--out", csv.to_str().unwrap()],

@@ -3,56 +3,19 @@
 //! server that is down (the banner, exit code 1), and the chat through a pseudo-terminal with a
 //! 客服 message arriving from `wxoa mock`.
 
-use std::io::{BufRead as _, BufReader, Read};
+mod support;
+
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Output, Stdio};
+
+use support::{Process, Server, TempDir, free_port, wxoa_command};
 
 const TOKEN: &str = "wxoasimtoken";
 const AES_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
 const APPID: &str = "wx49f0ab532d5d035a";
 const BANNER: &str = "该公众号暂时无法提供服务，请稍后再试";
 const PLACEHOLDER: &str = "稍等，马上就好";
-/// How long a process may take to start listening.
-const START_DEADLINE: Duration = Duration::from_secs(60);
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "wxoa-sim-{label}-{}-{nanos}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A port on 127.0.0.1 that nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
 
 /// A backend that accepts connections and never answers (a webhook slower than any deadline).
 fn silent_backend() -> u16 {
@@ -110,85 +73,18 @@ reply = {{ text = "收到：{{{{ content }}}}" }}
     )
 }
 
-/// A process that is killed when dropped; its stderr collected for failure messages.
-struct Proc {
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Proc {
-    fn log(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Collect `pipe` line by line into `log`, sending each line to `lines` too.
-fn drain(pipe: impl Read + Send + 'static, log: Arc<Mutex<String>>) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if let Ok(mut log) = log.lock() {
-                log.push_str(&line);
-                log.push('\n');
-            }
-            let _ = tx.send(line);
-        }
-    });
-    rx
-}
-
-/// Wait for a line containing `needle`, failing with the log when the process ends first.
-fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str, proc: &Proc) -> String {
-    let deadline = std::time::Instant::now() + START_DEADLINE;
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) if line.contains(needle) => return line,
-            Ok(_) => {}
-            Err(e) => panic!("no line with {needle:?} ({e}); output:\n{}", proc.log()),
-        }
-    }
-}
-
-/// `wxoa serve` with the config, once it logs that it serves.
-fn serve(config: &Path) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wxoa"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env_remove("WXOA_CONFIG")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wxoa serve");
-    let log = Arc::new(Mutex::new(String::new()));
-    let lines = drain(child.stderr.take().expect("stderr"), Arc::clone(&log));
-    let proc = Proc { child, log };
-    wait_for_line(&lines, "wxoa serving", &proc);
-    proc
-}
-
 struct Setup {
     dir: TempDir,
     config: PathBuf,
-    server: Option<Proc>,
+    server: Option<Server>,
 }
 
 /// A config in a fresh directory and, when `running`, `wxoa serve` on it.
 fn setup(label: &str, key: bool, running: bool) -> Setup {
-    let dir = TempDir::new(label);
-    let config = dir.0.join("wxoa.toml");
+    let dir = TempDir::new(&format!("sim-{label}"));
+    let config = dir.path().join("wxoa.toml");
     std::fs::write(&config, config_text(free_port(), key, silent_backend())).expect("write config");
-    let server = running.then(|| serve(&config));
+    let server = running.then(|| Server::start(&config, None));
     Setup {
         dir,
         config,
@@ -205,7 +101,7 @@ fn sim(setup: &Setup, args: &[&str]) -> Output {
         .env_remove("WXOA_CONFIG")
         .env_remove("WXOA_ACCOUNT__ENCODING_AES_KEY")
         .env("RUST_LOG", "warn")
-        .current_dir(&setup.dir.0)
+        .current_dir(setup.dir.path())
         .stdin(Stdio::null())
         .output()
         .expect("run wxoa sim")
@@ -216,7 +112,11 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn server_log(setup: &Setup) -> String {
-    setup.server.as_ref().map(Proc::log).unwrap_or_default()
+    setup
+        .server
+        .as_ref()
+        .map(Server::output)
+        .unwrap_or_default()
 }
 
 #[test]
@@ -349,21 +249,14 @@ fn latin1(s: &str) -> String {
 }
 
 /// `wxoa mock` on a free port for the config; its base URL.
-fn mock(config: &Path) -> (Proc, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wxoa"))
-        .args(["mock", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .env_remove("WXOA_CONFIG")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start wxoa mock");
-    let log = Arc::new(Mutex::new(String::new()));
-    let lines = drain(child.stdout.take().expect("stdout"), Arc::clone(&log));
-    let proc = Proc { child, log };
-    let line = wait_for_line(&lines, "api.base_url = \"", &proc);
+fn mock(config: &Path) -> (Process, String) {
+    let proc = Process::spawn(
+        wxoa_command(&["mock", "--listen", "127.0.0.1:0"], config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let line = proc.wait_for_line("api.base_url = \"");
     let base = line.split('"').nth(1).expect("quoted base URL").to_owned();
     (proc, base)
 }
@@ -400,7 +293,7 @@ fn chat_through_a_terminal_with_a_kf_message_arriving() {
         .env("WXOA_API__BASE_URL", &base)
         .env("WXOA_ACCOUNT__SECRET", "wxoasimsecret")
         .env("RUST_LOG", "warn")
-        .current_dir(&setup.dir.0)
+        .current_dir(setup.dir.path())
         .output()
         .expect("run wxoa send");
     assert!(send.status.success(), "{send:?}");

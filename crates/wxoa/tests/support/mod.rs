@@ -1,14 +1,15 @@
-//! What the real-process tests share: temporary directories, free ports and a `wxoa serve`
-//! child with its log collected.
+//! What the real-process tests share: temporary directories, free ports, programs on the
+//! machine, and child processes (`wxoa serve` among them) with their output collected.
 
 #![allow(dead_code)] // each test file uses its own part
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read};
 use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long a process may take to start, or a condition to come true, on a loaded machine.
@@ -58,12 +59,125 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-/// `wxoa serve --config CONFIG` (through `sh -c` with `shell_prefix` before it, when given);
-/// killed when dropped, its stderr collected.
-pub(crate) struct Server {
+/// `name` on PATH or in the sbin directories (where Debian puts apache2 and nginx).
+pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// `wxoa ARGS --config CONFIG` with `WXOA_CONFIG` unset and `RUST_LOG=info`.
+pub(crate) fn wxoa_command(args: &[&str], config: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wxoa"));
+    command
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("WXOA_CONFIG")
+        .env("RUST_LOG", "info");
+    command
+}
+
+/// A child process killed when dropped, the lines it prints on the pipes its command sets up
+/// (stdout, stderr or both) collected.
+pub(crate) struct Process {
+    /// The program and its arguments, for failure messages.
+    name: String,
     child: Child,
     log: Arc<Mutex<String>>,
+    lines: Mutex<mpsc::Receiver<String>>,
 }
+
+impl Process {
+    /// Starts `command` with stdin closed.
+    pub(crate) fn spawn(command: &mut Command) -> Self {
+        let program = Path::new(command.get_program());
+        let name = std::iter::once(program.file_name().unwrap_or(program.as_os_str()))
+            .chain(command.get_args())
+            .map(|part| part.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut child = command
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, lines) = mpsc::channel();
+        let stdout = child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>);
+        let stderr = child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>);
+        for pipe in [stdout, stderr].into_iter().flatten() {
+            let sink = Arc::clone(&log);
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    if let Ok(mut log) = sink.lock() {
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Self {
+            name,
+            child,
+            log,
+            lines: Mutex::new(lines),
+        }
+    }
+
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything collected so far.
+    pub(crate) fn output(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// The next line containing `needle`, the lines before it passed over (panics with the
+    /// output when none comes within [`DEADLINE`] or the process closes its pipes first).
+    pub(crate) fn wait_for_line(&self, needle: &str) -> String {
+        let lines = self.lines.lock().expect("lines");
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!(
+                    "{}: no line with {needle:?} ({e}):\n{}",
+                    self.name,
+                    self.output()
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `wxoa serve --config CONFIG` (through `sh -c` with `shell_prefix` before it, when given);
+/// killed when dropped, its stderr collected.
+pub(crate) struct Server(Process);
 
 impl Server {
     pub(crate) fn start(config: &Path, shell_prefix: Option<&str>) -> Self {
@@ -83,33 +197,19 @@ impl Server {
                 c
             }
         };
-        let mut child = command
-            .env_remove("WXOA_CONFIG")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start wxoa serve");
-        let pipe = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(mut log) = sink.lock() {
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            }
-        });
-        let server = Self { child, log };
+        let server = Self(Process::spawn(
+            command
+                .env_remove("WXOA_CONFIG")
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped()),
+        ));
         server.wait_for_log("wxoa serving");
         server
     }
 
     pub(crate) fn output(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+        self.0.output()
     }
 
     pub(crate) fn wait_for_log(&self, needle: &str) {
@@ -127,7 +227,7 @@ impl Server {
     /// Sends `signal` (`-TERM`, `-KILL`, …) to the process.
     pub(crate) fn signal(&self, signal: &str) {
         let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
+            .args([signal, &self.0.id().to_string()])
             .status()
             .expect("run kill");
         assert!(status.success());
@@ -137,7 +237,7 @@ impl Server {
     pub(crate) fn wait_exit(&mut self) -> bool {
         let deadline = Instant::now() + DEADLINE;
         loop {
-            if let Some(status) = self.child.try_wait().expect("wait for wxoa") {
+            if let Some(status) = self.0.child.try_wait().expect("wait for wxoa") {
                 return status.success();
             }
             assert!(
@@ -147,12 +247,5 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
