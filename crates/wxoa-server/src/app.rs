@@ -875,6 +875,14 @@ impl App {
                 );
                 None
             }
+            Ok(Finish::Missing) => {
+                tracing::warn!(
+                    rule = %work.rule,
+                    openid = %work.openid,
+                    "the shared record of this slow work is gone (Redis restarted empty or flushed?); delivering from here"
+                );
+                Some(work.fallback)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot finish slow work in the shared store; delivering from here");
                 Some(work.fallback)

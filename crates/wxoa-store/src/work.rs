@@ -69,6 +69,9 @@ pub enum Finish {
     Held(Option<WorkHandoff>),
     /// Another process took the work over (the caller's lease ran out): deliver nothing.
     Lost,
+    /// No record of the work is left (the shared store was restarted empty or flushed while
+    /// the work ran): nobody else can deliver, so the caller delivers by its own fallback.
+    Missing,
 }
 
 /// Slow work on pushes, shared by every instance of one account: the process doing a push's

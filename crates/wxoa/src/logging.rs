@@ -9,6 +9,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::batched_stderr::{BatchedStderr, FlushGuard};
 use crate::cli::LogFormat;
+use crate::log_fields::TextFields;
 use crate::log_format::TextFormat;
 
 /// Install the global subscriber (stderr, so stdout stays for command output), with the
@@ -37,6 +38,7 @@ pub(crate) fn init(format: LogFormat, verbose: u8, batched: bool) -> Option<Flus
         LogFormat::Text if terminal => builder.finish().with(recent_errors).try_init(),
         LogFormat::Text => builder
             .event_format(TextFormat)
+            .fmt_fields(TextFields)
             .finish()
             .with(recent_errors)
             .try_init(),

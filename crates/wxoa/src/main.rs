@@ -3,6 +3,7 @@
 mod batched_stderr;
 mod cli;
 mod commands;
+mod log_fields;
 mod log_format;
 mod logging;
 

@@ -96,11 +96,15 @@ return {'handed', handoff}",
 });
 
 /// KEYS[1] record, KEYS[2] leases; ARGV[1] holder, ARGV[2] fallback handoff, ARGV[3] keep ms.
-/// Returns {'held', handoff} or {'lost'}.
+/// Returns {'held', handoff}, {'lost'} or {'missing'}.
 static FINISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        "if redis.call('HGET', KEYS[1], 'state') ~= 'running'
-    or redis.call('HGET', KEYS[1], 'holder') ~= ARGV[1] then
+        "local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+    redis.call('ZREM', KEYS[2], KEYS[1])
+    return {'missing'}
+end
+if state ~= 'running' or redis.call('HGET', KEYS[1], 'holder') ~= ARGV[1] then
     return {'lost'}
 end
 local handoff = redis.call('HGET', KEYS[1], 'handoff')
@@ -277,6 +281,7 @@ impl SharedWork for RedisWork {
             .map_err(fail("finish work", key))?;
         Ok(match answer.first().map(String::as_str) {
             Some("held") => Finish::Held(answer.get(1).and_then(|h| WorkHandoff::parse(h))),
+            Some("missing") => Finish::Missing,
             _ => Finish::Lost,
         })
     }

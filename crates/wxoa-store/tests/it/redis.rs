@@ -405,7 +405,7 @@ async fn parked_results_are_taken_once_across_connections() {
 
 #[tokio::test]
 async fn work_is_held_handed_off_and_finished_once() {
-    with_prefix(|store, _| async move {
+    with_prefix(|store, mut raw| async move {
         let work = store.work("wxappid");
         let lease = Duration::from_secs(30);
         let keep = Duration::from_secs(60);
@@ -478,6 +478,26 @@ async fn work_is_held_handed_off_and_finished_once() {
                 .unwrap(),
             Finish::Held(Some(WorkHandoff::Park))
         );
+
+        // The record lost while the work ran (Redis restarted empty): the holder delivers.
+        work.begin("gone", "x", "A", lease).await.unwrap();
+        let records: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}work:wxappid:*", store.prefix()))
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        let _: i64 = redis::cmd("DEL")
+            .arg(&records)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(
+            work.finish("gone", "A", Some(WorkHandoff::Kf), keep)
+                .await
+                .unwrap(),
+            Finish::Missing
+        );
+        assert!(work.expired(10).await.unwrap().is_empty());
     })
     .await;
 }
