@@ -244,8 +244,26 @@ impl Nginx {
         )
     }
 
-    /// The upstream port of each proxied push so far, in the order they ended.
-    fn upstreams(&self) -> Vec<u16> {
+    /// The upstream port of each of the first `count` proxied pushes, in the order they
+    /// ended, once nginx has logged them (it logs a request after answering it).
+    fn upstreams(&self, count: usize) -> Vec<u16> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let seen = self.logged_upstreams();
+            if seen.len() >= count {
+                return seen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nginx logged {} pushes, not {count}: {seen:?}",
+                seen.len()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The upstream port of each proxied push logged so far.
+    fn logged_upstreams(&self) -> Vec<u16> {
         std::fs::read_to_string(&self.access_log)
             .unwrap_or_default()
             .lines()
@@ -427,7 +445,7 @@ async fn scenario(
     );
     assert!(!delivery.attempts[0].ok(), "the first attempt lapses");
     assert_eq!(text_of(&delivery), "done RETRY", "{delivery:#}");
-    let upstreams = proxy.upstreams();
+    let upstreams = proxy.upstreams(2);
     assert_eq!(upstreams.len(), 2, "{upstreams:?}");
     assert_ne!(
         upstreams[0], upstreams[1],
@@ -443,7 +461,7 @@ async fn scenario(
         .unwrap();
     assert_eq!(delivery.attempts.len(), 1, "{delivery:#}");
     assert!(delivery.outcome.reply().is_none(), "answered success");
-    let owner = instance_of(*proxy.upstreams().last().unwrap()).unwrap();
+    let owner = instance_of(proxy.upstreams(3)[2]).unwrap();
     wait_until("the kf push in the log", Duration::from_secs(2), || {
         let pg = pool.clone();
         async move { logged(&pg).await.contains_key("2001") }
@@ -481,7 +499,7 @@ async fn scenario(
         .await
         .unwrap();
     assert_eq!(text_of(&delivery), "稍等", "{delivery:#}");
-    let owner = instance_of(*proxy.upstreams().last().unwrap()).unwrap();
+    let owner = instance_of(proxy.upstreams(4)[3]).unwrap();
     wait_until(
         "the placeholder push in the log",
         Duration::from_secs(2),
