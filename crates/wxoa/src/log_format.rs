@@ -126,8 +126,39 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::MakeWriter;
+
     use super::*;
+
+    /// A log writer keeping what is written, for tests of the line's layout.
+    #[derive(Clone, Default)]
+    pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        pub(crate) fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Self;
+        fn make_writer(&'a self) -> Self {
+            self.clone()
+        }
+    }
 
     fn stamp(secs: u64, micros: u32) -> String {
         let mut s = String::new();
@@ -182,27 +213,6 @@ mod tests {
 
     #[test]
     fn the_line_has_the_default_layout() {
-        use std::sync::{Arc, Mutex};
-        use tracing_subscriber::fmt::MakeWriter;
-
-        #[derive(Clone, Default)]
-        struct Captured(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Captured {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        impl<'a> MakeWriter<'a> for Captured {
-            type Writer = Self;
-            fn make_writer(&'a self) -> Self {
-                self.clone()
-            }
-        }
-
         let captured = Captured::default();
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
@@ -214,7 +224,7 @@ mod tests {
             let _entered = span.enter();
             tracing::warn!(rule = %"help", status = 200, "push answered");
         });
-        let line = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = captured.text();
         let (stamp, rest) = line.split_at(27);
         assert!(
             stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',

@@ -6,10 +6,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{Value, json};
-use support::{Process, Server, TempDir, free_port, wxoa_command};
+use support::{Process, Server, TempDir, free_port, start_mock, wxoa_command};
 
 const APPID_SHOP: &str = "wx1111111111111111";
 const APPID_NEWS: &str = "wx2222222222222222";
@@ -57,15 +57,7 @@ reply = {{ text = "news says hi" }}
 
 /// `wxoa mock` (with `extra` arguments) on a free port: the process and its base URL.
 fn mock(config: &Path, extra: &[&str]) -> (Process, String, String) {
-    let mut args = vec!["mock", "--listen", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    let proc = Process::spawn(
-        wxoa_command(&args, config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    );
-    let line = proc.wait_for_line("api.base_url = \"");
-    let base = line.split('"').nth(1).expect("quoted URL").to_owned();
+    let (proc, base) = start_mock(config, extra);
     proc.wait_for_line("Ctrl-C stops the mock");
     let intro = proc.output();
     (proc, base, intro)
@@ -73,11 +65,7 @@ fn mock(config: &Path, extra: &[&str]) -> (Process, String, String) {
 
 /// Another `wxoa` command against the mock at `base`.
 fn wxoa(args: &[&str], config: &Path, base: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wxoa"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env_remove("WXOA_CONFIG")
+    wxoa_command(args, config)
         .env("WXOA_API__BASE_URL", base)
         .env("RUST_LOG", "warn")
         .output()

@@ -1051,18 +1051,7 @@ async fn eighteen_processes_on_three_hosts_sharing_redis_fetch_once() {
         .query_async(&mut con)
         .await
         .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("wxoa:*{appid}*"))
-        .query_async(&mut con)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let () = redis::cmd("DEL")
-            .arg(&keys)
-            .query_async(&mut con)
-            .await
-            .unwrap();
-    }
+    support::remove_redis_keys(&mut con, &format!("wxoa:*{appid}*")).await;
 
     for (i, out) in outputs.iter().enumerate() {
         assert!(out.status.success(), "process {i}: {out:?}");

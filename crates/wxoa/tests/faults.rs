@@ -14,7 +14,7 @@ const APPID: &str = "wx49f0ab532d5d035a";
 const TOKEN: &str = "wxoafaulttoken";
 mod support;
 
-use support::{DEADLINE, Server, TempDir, free_port};
+use support::{DEADLINE, Server, TempDir, free_port, wait_until};
 
 /// Ports and paths of one server under test.
 struct Setup {
@@ -156,19 +156,6 @@ async fn integrity(dir: &TempDir) -> String {
     result
 }
 
-/// Polls `check` until it holds, panicking with `what` after [`DEADLINE`].
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_loses_no_acknowledged_message() {
     let dir = TempDir::new("faults-sigterm");
@@ -178,7 +165,7 @@ async fn sigterm_under_load_loses_no_acknowledged_message() {
     let load = tokio::spawn(load(setup.listen, 8, Arc::clone(&stop)));
     // Under load for a while: at least a few hundred answers, then SIGTERM mid-stream.
     let client = http();
-    wait_until("the server has answered under load", || async {
+    wait_until("the server has answered under load", DEADLINE, || async {
         let Ok(r) = client
             .get(format!("http://127.0.0.1:{}/metrics", setup.admin))
             .send()

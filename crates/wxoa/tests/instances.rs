@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sqlx::Connection as _;
-use support::{DEADLINE, Server, TempDir, find_program, free_port, unique};
+use support::{
+    DEADLINE, Server, TempDir, find_program, free_port, remove_redis_keys, unique, wait_until,
+};
 use wxoa_mock::api::{Follower, MockConfig, MockPlatform};
 use wxoa_mock::driver::{Delivery, Driver, DriverConfig, Push};
 
@@ -293,18 +295,6 @@ fn text_of(delivery: &Delivery) -> String {
         .unwrap_or_default()
 }
 
-async fn wait_until<F, Fut>(what: &str, within: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// How many times the message log holds each msg_id.
 async fn logged(pg: &sqlx::PgPool) -> HashMap<String, i64> {
     sqlx::query_as::<_, (String, i64)>(
@@ -358,18 +348,7 @@ async fn three_instances_behind_nginx_answer_once_and_take_over_from_a_killed_on
         .execute(&mut pg)
         .await
         .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{redis_prefix}*"))
-        .query_async(&mut raw)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: i64 = redis::cmd("DEL")
-            .arg(&keys)
-            .query_async(&mut raw)
-            .await
-            .unwrap();
-    }
+    remove_redis_keys(&mut raw, &format!("{redis_prefix}*")).await;
     if let Err(failed) = scenario {
         std::panic::resume_unwind(failed.into_panic());
     }

@@ -5,11 +5,11 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{DEADLINE, Process, Server, TempDir, free_port, wxoa_command};
+use support::{DEADLINE, Process, Server, TempDir, free_port, start_mock, wxoa_command};
 
 const APPID: &str = "wx49f0ab532d5d035a";
 const TOKEN: &str = "wxoamocktoken";
@@ -40,21 +40,6 @@ reply = {{ text = "可用命令：帮助" }}
     path
 }
 
-/// `wxoa mock` (with `extra` arguments) on a free port, its stdout collected: the process and
-/// its base URL.
-fn start_mock(config: &Path, extra: &[&str]) -> (Process, String) {
-    let mut args = vec!["mock", "--listen", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    let proc = Process::spawn(
-        wxoa_command(&args, config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    );
-    let line = proc.wait_for_line("api.base_url = \"");
-    let base = line.split('"').nth(1).expect("quoted URL").to_owned();
-    (proc, base)
-}
-
 /// `wxoa mock` on a free port: the process, its base URL and everything it printed first.
 fn mock(config: &Path) -> (Process, String, String) {
     let (proc, base) = start_mock(config, &[]);
@@ -65,11 +50,7 @@ fn mock(config: &Path) -> (Process, String, String) {
 
 /// Another `wxoa` command against the mock.
 fn wxoa(args: &[&str], config: &Path, base: &str, secret: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wxoa"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env_remove("WXOA_CONFIG")
+    wxoa_command(args, config)
         .env("WXOA_API__BASE_URL", base)
         .env("WXOA_ACCOUNT__SECRET", secret)
         .env("RUST_LOG", "warn")

@@ -6,10 +6,10 @@
 mod support;
 
 use std::net::{Ipv4Addr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use support::{Process, Server, TempDir, free_port, wxoa_command};
+use support::{Server, TempDir, free_port, start_mock};
 
 const TOKEN: &str = "wxoasimtoken";
 const AES_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
@@ -248,23 +248,10 @@ fn latin1(s: &str) -> String {
     s.bytes().map(char::from).collect()
 }
 
-/// `wxoa mock` on a free port for the config; its base URL.
-fn mock(config: &Path) -> (Process, String) {
-    let proc = Process::spawn(
-        wxoa_command(&["mock", "--listen", "127.0.0.1:0"], config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    );
-    let line = proc.wait_for_line("api.base_url = \"");
-    let base = line.split('"').nth(1).expect("quoted base URL").to_owned();
-    (proc, base)
-}
-
 #[test]
 fn chat_through_a_terminal_with_a_kf_message_arriving() {
     let setup = setup("pty", true, true);
-    let (_mock, base) = mock(&setup.config);
+    let (_mock, base) = start_mock(&setup.config, &[]);
     let mut command = Command::new(env!("CARGO_BIN_EXE_wxoa"));
     command
         .arg("sim")

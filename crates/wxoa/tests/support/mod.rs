@@ -249,3 +249,48 @@ impl Server {
         }
     }
 }
+
+/// `wxoa mock` (with `extra` arguments) on a free port, its stdout collected: the process and
+/// its base URL.
+pub(crate) fn start_mock(config: &Path, extra: &[&str]) -> (Process, String) {
+    let mut args = vec!["mock", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let proc = Process::spawn(
+        wxoa_command(&args, config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let line = proc.wait_for_line("api.base_url = \"");
+    let base = line.split('"').nth(1).expect("quoted URL").to_owned();
+    (proc, base)
+}
+
+/// Polls `check` until it holds, panicking with `what` after `within`.
+pub(crate) async fn wait_until<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Deletes the Redis keys matching `pattern` (a test's own prefix), leaving the shared server
+/// as it was.
+pub(crate) async fn remove_redis_keys(con: &mut redis::aio::MultiplexedConnection, pattern: &str) {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(pattern)
+        .query_async(con)
+        .await
+        .expect("list the test's Redis keys");
+    if !keys.is_empty() {
+        let () = redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(con)
+            .await
+            .expect("delete the test's Redis keys");
+    }
+}
