@@ -212,6 +212,8 @@ impl Backends {
 #[derive(Debug)]
 pub struct App {
     account: AccountConfig,
+    /// The account's AppID, shared by the message log's queued entries.
+    appid: Arc<str>,
     server: ServerConfig,
     rules: ArcSwap<RuleSet>,
     dedup: Dedup<Arc<Handled>>,
@@ -236,6 +238,7 @@ impl App {
     pub fn with_backends(config: &Config, clock: Arc<dyn Clock>, backends: Backends) -> Self {
         Self {
             account: config.account.clone(),
+            appid: Arc::from(config.account.appid.as_str()),
             server: config.server.clone(),
             rules: ArcSwap::new(Arc::clone(&config.rules)),
             dedup: Dedup::with_max_keys(DEDUP_WINDOW, config.server.dedup_max_keys),
@@ -252,6 +255,12 @@ impl App {
     #[must_use]
     pub fn account(&self) -> &AccountConfig {
         &self.account
+    }
+
+    /// The account's AppID, shared.
+    #[must_use]
+    pub fn appid(&self) -> &Arc<str> {
+        &self.appid
     }
 
     /// The server settings.

@@ -11,7 +11,7 @@
 //! The table holds at most `max_keys` keys (`server.dedup_max_keys`), so memory stays bounded
 //! whatever the rate: when a shard is full, its oldest answers make room early (counted in
 //! `wxoa_dedup_evicted_total`, and logged with the window actually kept). At the default that
-//! happens only above ~1 900 new pushes a second, sustained for a minute; the platform's
+//! happens only above ~930 new pushes a second, sustained for a minute; the platform's
 //! retries (within ~15 s) stay covered up to four times that.
 
 use std::collections::HashMap;
@@ -28,9 +28,9 @@ pub const MIN_WINDOW: Duration = Duration::from_secs(60);
 
 const SHARDS: usize = 16;
 
-/// The default bound on remembered keys: about 4.3 MB of table at most (each shard's table
-/// then stays within 8192 slots, 7000 of them used).
-pub const DEFAULT_MAX_KEYS: usize = 112_000;
+/// The default bound on remembered keys: about 2.2 MB of table at most (each shard's table
+/// then stays within 4096 slots, 3500 of them used, below the 3584 that would make it grow).
+pub const DEFAULT_MAX_KEYS: usize = 56_000;
 
 /// The smallest accepted bound (a shard must hold a few keys).
 pub const MIN_MAX_KEYS: usize = 1024;

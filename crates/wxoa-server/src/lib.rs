@@ -22,6 +22,7 @@
 //! - [`clock`]: the injectable clock.
 
 pub mod accept;
+pub mod access_line;
 pub mod accounts;
 pub mod actions;
 pub mod admin;

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::access_line::{self, AccessLine};
 use crate::app::App;
 use crate::error::EdgeError;
+use crate::message_log::Answered;
 use crate::push::{self, PushQuery};
 
 /// A request as the edge sees it.
@@ -55,8 +57,8 @@ impl From<EdgeError> for EdgeResponse {
 /// Answer one request to the callback URL.
 pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
     // The info line and the message log report the latency: no clock read when both are off.
-    let started = (tracing::enabled!(tracing::Level::INFO) || app.backends().message_log.is_some())
-        .then(Instant::now);
+    let started =
+        (access_line::enabled() || app.backends().message_log.is_some()).then(Instant::now);
     let query = match PushQuery::parse(request.query) {
         Ok(q) => q,
         Err(e) => return e.into(),
@@ -79,36 +81,34 @@ pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
             let now = app.now();
             let body = push::encode_reply(app.account(), &decoded, handled.reply.as_ref(), now);
             let elapsed = started.map(|at| at.elapsed()).unwrap_or_default();
-            // The access line. Values are recorded with Display (`%`): none needs quoting, and
-            // Debug would escape every character of each one.
-            tracing::info!(
-                account = %app.account().name,
-                mode = %decoded.mode.as_str(),
-                msg_type = %decoded.inbound.msg_type,
-                event = decoded.inbound.event_name().map(tracing::field::display),
-                rule = %handled.rule.as_deref().unwrap_or("-"),
-                reply = %handled.reply.as_ref().map_or("success", |r| r.msg_type()),
-                source = %source.as_str(),
-                status = 200,
-                latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-                "push answered"
-            );
+            access_line::write(&AccessLine {
+                account: &app.account().name,
+                mode: decoded.mode.as_str(),
+                msg_type: &decoded.inbound.msg_type,
+                event: decoded.inbound.event_name(),
+                rule: handled.rule.as_deref().unwrap_or("-"),
+                reply: handled.reply.as_ref().map_or("success", |r| r.msg_type()),
+                source: source.as_str(),
+                status: 200,
+                latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            });
             app.push_metrics()
                 .answered(decoded.mode, &decoded.inbound.msg_type);
+            let content_type = if handled.reply.is_some() { XML } else { TEXT };
             if let Some(log) = &app.backends().message_log
                 && source.is_logged()
             {
-                log.record(crate::message_log::entry(
-                    &app.account().appid,
-                    &decoded,
-                    &handled,
+                log.record_answered(Answered::new(
+                    Arc::clone(app.appid()),
+                    decoded,
+                    handled,
                     source,
                     elapsed,
                 ));
             }
             EdgeResponse {
                 status: 200,
-                content_type: if handled.reply.is_some() { XML } else { TEXT },
+                content_type,
                 body,
             }
         }

@@ -189,6 +189,11 @@ impl io::Write for LineWriter<'_> {
 }
 
 impl BatchedStderr {
+    /// The writer of one INFO (or lower) line: batched, not urgent.
+    pub(crate) fn info_writer(&self) -> LineWriter<'_> {
+        self.writer(false)
+    }
+
     fn writer(&self, urgent: bool) -> LineWriter<'_> {
         match &self.shared {
             Some(shared) => LineWriter::Batched { shared, urgent },

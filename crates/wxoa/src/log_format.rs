@@ -66,7 +66,7 @@ thread_local! {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds).
-fn write_timestamp(out: &mut impl fmt::Write, secs: u64, micros: u32) -> fmt::Result {
+pub(crate) fn write_timestamp(out: &mut impl fmt::Write, secs: u64, micros: u32) -> fmt::Result {
     let (cached_secs, mut date) = DATE_CACHE.with(Cell::get);
     if cached_secs != secs {
         date = format_date(secs);

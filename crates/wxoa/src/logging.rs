@@ -7,6 +7,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+use crate::access_writer::TextAccessLine;
 use crate::batched_stderr::{BatchedStderr, FlushGuard};
 use crate::cli::LogFormat;
 use crate::log_fields::TextFields;
@@ -31,17 +32,24 @@ pub(crate) fn init(format: LogFormat, verbose: u8, batched: bool) -> Option<Flus
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(terminal)
-        .with_writer(writer);
+        .with_writer(writer.clone());
     let recent_errors = wxoa_server::admin::RecentErrors::process().layer();
     let result = match format {
         // Colours on a terminal; to a file or a journal, the same layout written cheaply.
         LogFormat::Text if terminal => builder.finish().with(recent_errors).try_init(),
-        LogFormat::Text => builder
-            .event_format(TextFormat)
-            .fmt_fields(TextFields)
-            .finish()
-            .with(recent_errors)
-            .try_init(),
+        LogFormat::Text => {
+            let installed = builder
+                .event_format(TextFormat)
+                .fmt_fields(TextFields)
+                .finish()
+                .with(recent_errors)
+                .try_init();
+            if installed.is_ok() {
+                // The access line skips the event's dispatch: written straight in this format.
+                wxoa_server::access_line::install(Box::new(TextAccessLine::new(writer)));
+            }
+            installed
+        }
         LogFormat::Json => builder
             .json()
             .flatten_event(true)

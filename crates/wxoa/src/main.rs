@@ -1,5 +1,6 @@
 //! The `wxoa` binary: parses the command line, sets up logging, runs one command.
 
+mod access_writer;
 mod batched_stderr;
 mod cli;
 mod commands;

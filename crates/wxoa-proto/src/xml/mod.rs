@@ -83,7 +83,8 @@ impl Element {
 
     /// Whether this element is called `name`. Field lookups scan a push's dozen children by
     /// name, so the length and first byte are compared before the whole name.
-    fn is_named(&self, name: &str) -> bool {
+    #[must_use]
+    pub fn is_named(&self, name: &str) -> bool {
         let (mine, wanted) = (self.name.as_bytes(), name.as_bytes());
         mine.len() == wanted.len() && mine.first() == wanted.first() && mine == wanted
     }
