@@ -91,10 +91,11 @@ pub const MAX_HEADER_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
 /// The default of `server.body_timeout_ms`.
 pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
-/// `store.log_queue`: rows waiting for the message log's writer. The writer takes up to 512 a
-/// write and rests at most 2 s between writes, so this absorbs any burst an account sees while
-/// bounding what a flood can hold in memory (an entry is about 0.6–0.9 kB).
-pub const DEFAULT_LOG_QUEUE: usize = 2_048;
+/// `store.log_queue`: pushes waiting for the message log's writer. The writer takes up to 512
+/// a write and rests at most 2 s between writes; 1 024 covers 6 s of writes failing and being
+/// retried (0.1 s, 1 s, 5 s) at 170 pushes a second, while bounding what a flood can hold in
+/// memory (a waiting push is about 0.7–1.6 kB of heap).
+pub const DEFAULT_LOG_QUEUE: usize = 1_024;
 
 /// `[server]`: the callback endpoint.
 #[derive(Debug, Clone, Deserialize)]

@@ -271,6 +271,7 @@ impl<T: Clone> Dedup<T> {
     #[must_use]
     pub fn with_max_keys(window: Duration, max_keys: usize) -> Self {
         let window = u32::try_from(window.max(MIN_WINDOW).as_secs()).unwrap_or(u32::MAX);
+        let shard_max_keys = max_keys.max(MIN_MAX_KEYS).div_ceil(SHARDS);
         Self {
             inner: Arc::new(Inner {
                 shards: (0..SHARDS)
@@ -289,7 +290,7 @@ impl<T: Clone> Dedup<T> {
                 sweep_every: (window / SWEEPS_PER_WINDOW).max(1),
                 epoch: Instant::now(),
                 keys: RandomState::new(),
-                shard_max_keys: max_keys.max(MIN_MAX_KEYS).div_ceil(SHARDS),
+                shard_max_keys,
                 evictions_logged_at: std::sync::atomic::AtomicU32::new(u32::MAX),
             }),
         }
@@ -306,6 +307,7 @@ impl<T: Clone> Dedup<T> {
         {
             sweep(&mut shard, inner, now);
         }
+        grow_at_once(&mut shard, inner);
         match shard.slots.entry(key) {
             Entry::Occupied(mut entry) => match entry.get_mut() {
                 Slot::Done { answer, at } if !inner.expired(*at, now) => {
@@ -345,6 +347,18 @@ impl<T: Clone> Dedup<T> {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Before a table grows: past an eighth of its bound, make room for the whole bound at once.
+/// Doubling all the way would leave each smaller table behind as free heap, twice the memory
+/// at the peak; the new slots become resident only as keys fill them.
+fn grow_at_once<T>(shard: &mut Shard<T>, inner: &Inner<T>) {
+    let len = shard.slots.len();
+    if len == shard.slots.capacity() && len >= inner.shard_max_keys / 8 {
+        shard
+            .slots
+            .reserve((inner.shard_max_keys + 1).saturating_sub(len).max(1));
     }
 }
 
@@ -412,6 +426,8 @@ impl<T: Clone + PartialEq> Pending<T> {
         let mut shard = inner.shard(self.key);
         let stored = shard.share(answer.clone());
         shard.oldest = shard.oldest.min(at);
+        // Replacing the pending slot may grow the table too (it reserves before it looks).
+        grow_at_once(&mut shard, inner);
         let previous = shard
             .slots
             .insert(self.key, Slot::Done { answer: stored, at });
@@ -659,6 +675,44 @@ mod tests {
             assert_eq!(w.await.unwrap(), Some(4));
         }
         assert_eq!(own.wait().await, Some(4));
+    }
+
+    #[test]
+    fn a_growing_table_jumps_to_its_full_size_once_past_an_eighth() {
+        let d: Dedup<u8> = Dedup::with_max_keys(MIN_WINDOW, 16_000);
+        let shard_max = d.inner.shard_max_keys;
+        let capacities = |d: &Dedup<u8>| -> Vec<usize> {
+            d.inner
+                .shards
+                .iter()
+                .map(|s| s.lock().unwrap().slots.capacity())
+                .collect()
+        };
+        // A few keys a shard: the table doubles as usual.
+        for i in 0..160 {
+            let Claim::First(p) = d.claim(&format!("k{i}")) else {
+                panic!("expected First")
+            };
+            p.complete(0);
+        }
+        assert!(
+            capacities(&d).iter().all(|&c| c < shard_max / 4),
+            "{:?}",
+            capacities(&d)
+        );
+        // Past an eighth of the bound, the next growth makes room for the bound at once.
+        for i in 160..(shard_max * SHARDS / 3) {
+            let Claim::First(p) = d.claim(&format!("k{i}")) else {
+                panic!("expected First")
+            };
+            p.complete(0);
+        }
+        for capacity in capacities(&d) {
+            assert!(
+                capacity > shard_max && capacity < 2 * (shard_max + 1),
+                "capacity {capacity} for a bound of {shard_max}"
+            );
+        }
     }
 
     #[test]
