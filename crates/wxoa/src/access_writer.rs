@@ -2,7 +2,6 @@
 //! text format makes of the `tracing` event, without the event's dispatch and field visits.
 
 use std::cell::RefCell;
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -75,7 +74,10 @@ pub(crate) fn format_line(out: &mut String, secs: u64, micros: u32, line: &Acces
 
 /// ` name=value`, the value as Display writes it.
 fn field(out: &mut String, name: &str, value: &str) {
-    let _ = write!(out, " {name}={value}");
+    out.push(' ');
+    out.push_str(name);
+    out.push('=');
+    out.push_str(value);
 }
 
 #[cfg(test)]

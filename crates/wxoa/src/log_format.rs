@@ -74,7 +74,15 @@ pub(crate) fn write_timestamp(out: &mut impl fmt::Write, secs: u64, micros: u32)
     }
     // Only ASCII digits and separators were written.
     out.write_str(std::str::from_utf8(&date).unwrap_or("????-??-??T??:??:??"))?;
-    write!(out, ".{micros:06}Z")
+    // `.ffffffZ`, written digit by digit rather than through a padded format.
+    let mut fraction = *b".000000Z";
+    let mut rest = micros.min(999_999);
+    for digit in fraction[1..7].iter_mut().rev() {
+        // A digit: `rest % 10` is below 10.
+        *digit = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
+    }
+    out.write_str(std::str::from_utf8(&fraction).unwrap_or(".??????Z"))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` of a Unix time (UTC; years 1970–9999).
