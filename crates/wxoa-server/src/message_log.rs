@@ -1,7 +1,7 @@
 //! The message log writer: each answered push becomes one `message_log` row, written off the
 //! reply path through a bounded queue by one background task, in batches.
 //!
-//! A push only offers itself and its answer to the queue ([`MessageLog::record_answered`]: no
+//! A push only offers itself and its answer to the queue ([`MessageLog::record`]: no
 //! copy, no lock, no await; the row is built by the writer); a full queue drops it and counts
 //! it rather than make a reply wait. The
 //! writer task takes whatever has queued up (up to [`MAX_BATCH`] entries) and writes it in one
@@ -152,6 +152,17 @@ pub struct Answered {
 }
 
 impl Answered {
+    /// The row this push makes.
+    fn into_entry(self) -> MessageLogEntry {
+        entry(
+            &self.appid,
+            &self.push,
+            &self.handled,
+            self.source,
+            self.latency,
+        )
+    }
+
     /// `push` (of the account `appid`), answered with `handled` (obtained as `source`) after
     /// `latency`. Of the push's document only the fields the row reads beside the typed view
     /// are kept: a queue of whole documents would hold several times the memory.
@@ -181,44 +192,19 @@ impl Answered {
 /// accessors (the rest it reads from the typed view).
 const ROW_FIELDS: [&str; 4] = ["Event", "EventKey", "MsgId", "MsgID"];
 
-/// What waits in the queue: boxed, so the queue's slots stay small while it is empty.
-#[derive(Debug)]
-enum Queued {
-    Answered(Box<Answered>),
-    Entry(Box<MessageLogEntry>),
-}
-
-impl Queued {
-    fn into_entry(self) -> MessageLogEntry {
-        match self {
-            Self::Answered(a) => entry(&a.appid, &a.push, &a.handled, a.source, a.latency),
-            Self::Entry(entry) => *entry,
-        }
-    }
-}
-
 /// The recording side of the log, held by the app: cheap to clone.
 #[derive(Debug, Clone)]
 pub struct MessageLog {
-    tx: mpsc::Sender<Queued>,
+    /// Boxed, so the queue's slots stay small while it is empty.
+    tx: mpsc::Sender<Box<Answered>>,
     counts: Arc<Counts>,
 }
 
 impl MessageLog {
-    /// Offers `entry` to the writer; when the queue is full it is dropped and counted. Never
-    /// waits.
-    pub fn record(&self, entry: MessageLogEntry) {
-        self.offer(Queued::Entry(Box::new(entry)));
-    }
-
     /// Offers an answered push to the writer, which builds its row; when the queue is full it
     /// is dropped and counted. Never waits.
-    pub fn record_answered(&self, answered: Answered) {
-        self.offer(Queued::Answered(Box::new(answered)));
-    }
-
-    fn offer(&self, queued: Queued) {
-        if self.tx.try_send(queued).is_err() {
+    pub fn record(&self, answered: Answered) {
+        if self.tx.try_send(Box::new(answered)).is_err() {
             self.counts.drop_one();
         }
     }
@@ -317,7 +303,7 @@ impl LogWriter {
 
 struct Task {
     sink: Arc<dyn LogSink>,
-    rx: mpsc::Receiver<Queued>,
+    rx: mpsc::Receiver<Box<Answered>>,
     counts: Arc<Counts>,
     retention_days: u32,
     clock: Arc<dyn Clock>,
@@ -356,7 +342,7 @@ impl Task {
                             }
                         }
                     }
-                    rows.extend(batch.drain(..).map(Queued::into_entry));
+                    rows.extend(batch.drain(..).map(|answered| answered.into_entry()));
                     let busy = self.write(&rows, true).await;
                     rows.clear();
                     next_write = Instant::now()
@@ -372,7 +358,7 @@ impl Task {
             if batch.is_empty() && self.rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
                 break;
             }
-            rows.extend(batch.drain(..).map(Queued::into_entry));
+            rows.extend(batch.drain(..).map(|answered| answered.into_entry()));
             let _ = self.write(&rows, false).await;
             rows.clear();
         }
@@ -643,26 +629,31 @@ mod tests {
             let push = decoded(xml);
             let latency = Duration::from_millis(3);
             let whole = super::entry("wxAPP", &push, &handled, Source::Fresh, latency);
-            let queued = Queued::Answered(Box::new(Answered::new(
+            let queued = Answered::new(
                 Arc::from("wxAPP"),
                 push,
                 Arc::clone(&handled),
                 Source::Fresh,
                 latency,
-            )));
-            if let Queued::Answered(answered) = &queued {
-                assert!(answered.push.inbound.root.children.len() <= 2, "{xml}");
-            }
+            );
+            assert!(queued.push.inbound.root.children.len() <= 2, "{xml}");
             assert_eq!(queued.into_entry(), whole, "{xml}");
         }
     }
 
-    fn entry(at: i64) -> MessageLogEntry {
-        MessageLogEntry {
-            at,
-            openid: format!("o{at}"),
-            ..MessageLogEntry::default()
-        }
+    /// A push received at `at` (its row's `at`), answered `success`.
+    fn entry(at: i64) -> Answered {
+        let mut push = decoded(&format!(
+            "<xml><ToUserName>gh_a</ToUserName><FromUserName>o{at}</FromUserName><CreateTime>1700000000</CreateTime><MsgType>text</MsgType><Content>hi</Content><MsgId>{at}</MsgId></xml>"
+        ));
+        push.received_at = at;
+        Answered::new(
+            Arc::from("wxAPP"),
+            push,
+            Arc::new(Handled::default()),
+            Source::Fresh,
+            Duration::ZERO,
+        )
     }
 
     fn spawn(sink: &Arc<FakeSink>, capacity: usize) -> (MessageLog, LogWriter) {

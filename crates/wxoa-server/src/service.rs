@@ -98,7 +98,7 @@ pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
             if let Some(log) = &app.backends().message_log
                 && source.is_logged()
             {
-                log.record_answered(Answered::new(
+                log.record(Answered::new(
                     Arc::clone(app.appid()),
                     decoded,
                     handled,
