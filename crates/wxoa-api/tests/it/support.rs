@@ -34,7 +34,15 @@ pub(crate) fn ok_fixture(name: &str) -> ResponseTemplate {
 
 /// A fake platform that answers 500 to anything no test mock matched.
 pub(crate) async fn server() -> MockServer {
-    let s = MockServer::start().await;
+    with_catch_all(MockServer::start().await).await
+}
+
+/// As [`server`], but a server of its own rather than one from wiremock's shared pool.
+pub(crate) async fn own_server() -> MockServer {
+    with_catch_all(MockServer::builder().start().await).await
+}
+
+async fn with_catch_all(s: MockServer) -> MockServer {
     Mock::given(any())
         .respond_with(ResponseTemplate::new(500).set_body_string("no mock matched this request"))
         .with_priority(u8::MAX)

@@ -13,16 +13,24 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_concurrent_callers_cause_one_fetch() {
-    let s = server().await;
+    // A server of its own (not one from wiremock's pool that another test used), and a bound
+    // on the whole run, so that a stuck caller fails the test instead of stalling the suite.
+    let s = own_server().await;
+    tokio::time::timeout(Duration::from_secs(60), ten_thousand_callers(&s))
+        .await
+        .expect("10 000 callers did not all get the token within 60 s");
+}
+
+async fn ten_thousand_callers(s: &wiremock::MockServer) {
     // Latency keeps the fetch in flight while every caller queues behind it.
     Mock::given(method("POST"))
         .and(path("/cgi-bin/stable_token"))
         .and(body_partial_json(json!({"grant_type":"client_credential","appid":APPID,"secret":SECRET,"force_refresh":false})))
         .respond_with(ok_fixture("stable_token.json").set_delay(Duration::from_millis(300)))
         .expect(1)
-        .mount(&s)
+        .mount(s)
         .await;
-    let c = client(&s);
+    let c = client(s);
     let tasks: Vec<_> = (0..10_000)
         .map(|_| {
             let c = c.clone();
@@ -32,7 +40,7 @@ async fn ten_thousand_concurrent_callers_cause_one_fetch() {
     for t in tasks {
         assert_eq!(t.await.unwrap().unwrap().value, TOKEN);
     }
-    assert_eq!(requests_to(&s, "/cgi-bin/stable_token").await.len(), 1);
+    assert_eq!(requests_to(s, "/cgi-bin/stable_token").await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
