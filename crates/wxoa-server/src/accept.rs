@@ -6,7 +6,7 @@
 //! clients wait in the kernel's listen backlog. Each connection is served by hyper's HTTP/1
 //! with a limit on the request head (`server.max_header_bytes`, else 431 — or 414 for a
 //! request target over 64 KiB) and a time limit on it (`server.header_timeout_ms`, which also
-//! closes idle keep-alive connections), over a [`Lingering`] stream so that a refused body
+//! closes idle keep-alive connections; see [`crate::head_deadline`]), over a [`Lingering`] stream so that a refused body
 //! does not turn our answer into a connection reset. On shutdown the listener closes at once
 //! and the requests in flight are finished.
 
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -28,6 +28,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::accounts::Accounts;
 use crate::config::ServerConfig;
 use crate::edge;
+use crate::head_deadline::{Activity, head_deadline};
 use crate::linger::{LingerLimits, Lingering};
 
 /// How long the loop waits after an accept error other than a client's (e.g. out of file
@@ -90,8 +91,9 @@ where
     let limits = ConnectionLimits::from_config(accounts.first().server());
     let service = TowerToHyperService::new(edge::accounts_router(&accounts));
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+    // The head's time limit is kept per connection (`head_deadline`), not by hyper's timer,
+    // which would arm and disarm a timer entry for every request.
+    http.header_read_timeout(None)
         .max_header_size(limits.max_header_bytes)
         .max_buf_size(limits.max_header_bytes.max(DEFAULT_READ_BUFFER));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -131,6 +133,7 @@ where
                 let connection = Connection {
                     http: http.clone(),
                     service: service.clone(),
+                    header_timeout: limits.header_timeout,
                     linger: limits.linger,
                     watcher: graceful.watcher(),
                     _slot: slot,
@@ -162,6 +165,7 @@ const DEFAULT_READ_BUFFER: usize = 8192 + 4096 * 100;
 struct Connection {
     http: http1::Builder,
     service: TowerToHyperService<axum::Router>,
+    header_timeout: Duration,
     linger: LingerLimits,
     watcher: Watcher,
     /// Held until the connection closes.
@@ -194,9 +198,30 @@ impl Connection {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let io = TokioIo::new(Lingering::new(stream, self.linger));
-        let connection = self.http.serve_connection(io, self.service);
-        if let Err(e) = self.watcher.watch(connection).await {
-            log_connection_error(self.peer, &e);
+        let activity = Arc::new(Activity::default());
+        let tracked = Arc::clone(&activity);
+        let service = self.service;
+        let service = hyper::service::service_fn(move |request| {
+            tracked.start();
+            let response = hyper::service::Service::call(&service, request);
+            let tracked = Arc::clone(&tracked);
+            async move {
+                let response = response.await;
+                tracked.finish();
+                response
+            }
+        });
+        let connection = self.watcher.watch(self.http.serve_connection(io, service));
+        tokio::select! {
+            biased;
+            served = connection => {
+                if let Err(e) = served {
+                    log_connection_error(self.peer, &e);
+                }
+            }
+            () = head_deadline(&activity, self.header_timeout) => {
+                tracing::debug!(peer = %self.peer, "closed a connection: no request head within server.header_timeout_ms");
+            }
         }
     }
 }
@@ -206,8 +231,6 @@ impl Connection {
 fn log_connection_error(peer: SocketAddr, e: &hyper::Error) {
     if e.is_parse() || e.is_parse_too_large() {
         tracing::info!(%peer, error = %e, "refused a request head");
-    } else if e.is_timeout() {
-        tracing::debug!(%peer, "closed a connection: no request head within server.header_timeout_ms");
     } else {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }

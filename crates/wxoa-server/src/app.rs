@@ -372,13 +372,19 @@ impl App {
         self: &Arc<Self>,
         push: &DecodedPush,
     ) -> Result<(Arc<Handled>, Source), Claimed> {
-        let key = push.inbound.dedup_key();
-        let pending = match self.dedup.claim(&key) {
+        let inbound = &push.inbound;
+        // The key's text is built only when a slower path needs it.
+        let pending = match self
+            .dedup
+            .claim_pieces(|piece| inbound.dedup_key_pieces(piece))
+        {
             Claim::Cached(handled) => return Ok((handled, Source::Cached)),
-            Claim::InFlight(waiter) => return Err(Claimed::InFlight { key, waiter }),
+            Claim::InFlight(waiter) => {
+                let key = inbound.dedup_key();
+                return Err(Claimed::InFlight { key, waiter });
+            }
             Claim::First(pending) => pending,
         };
-        let inbound = &push.inbound;
         if self.backends.shared_dedup.is_some()
             || (user_initiated(inbound)
                 && self
@@ -386,16 +392,17 @@ impl App {
                     .delivery
                     .may_have_parked(&inbound.from_user_name))
         {
+            let key = inbound.dedup_key();
             return Err(Claimed::First { key, pending });
         }
         match self.route(inbound, push.received_at) {
             Routed::Now(handled) => {
                 let handled = Arc::new(handled);
-                pending.complete(Arc::clone(&handled));
+                pending.complete_immediately(Arc::clone(&handled));
                 Ok((handled, Source::Fresh))
             }
             later @ Routed::Later { .. } => Err(Claimed::Routed {
-                key,
+                key: inbound.dedup_key(),
                 pending,
                 routed: Box::new(later),
             }),

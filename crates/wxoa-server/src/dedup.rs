@@ -5,7 +5,7 @@
 //! computes the answer; a retry that arrives while that work is in flight waits for the same
 //! answer; a retry that arrives later gets the cached answer. Entries live for the window
 //! (≥ 60 s) and are swept lazily, a shard at a time, so memory follows the request rate: a key
-//! costs a 32-byte table slot plus its answer, and an answer equal to one stored recently (a
+//! costs a 24-byte table slot plus its answer, and an answer equal to one stored recently (a
 //! fixed reply) is shared, not copied.
 //!
 //! The table holds at most `max_keys` keys (`server.dedup_max_keys`), so memory stays bounded
@@ -49,28 +49,35 @@ const SHARED_ANSWERS: usize = 4;
 /// reply that stopped being used gives its place up.
 const SHARED_DECAY_EVERY: u32 = 256;
 
-/// A dedup key: the text hashed to 128 bits with the table's random SipHash keys, so entries
-/// stay small (collisions are ~2⁻¹²⁸) and nobody outside the process can predict where a key
-/// lands in the table.
+/// A dedup key: the text hashed to 64 bits with the table's random SipHash keys, so an entry
+/// stays small (24 bytes with its slot) and nobody outside the process can predict where a key
+/// lands in the table. Two different keys share a hash with a chance of about one in 10¹⁵ per
+/// push against a full table, far below anything an account sends in its lifetime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Key(u64, u64);
+struct Key(u64);
 
 impl Key {
     fn of(text: &str, keys: &RandomState) -> Self {
-        Self(
-            keys.hash_one((0x5a_u8, text)),
-            keys.hash_one((0xa5_u8, text)),
-        )
+        Self::of_pieces(|piece| piece(text), keys)
     }
 
+    /// The key of the text `write` hands over in pieces: the key of the pieces joined (SipHash
+    /// reads a stream of bytes, wherever the writes split it).
+    fn of_pieces(write: impl FnOnce(&mut dyn FnMut(&str)), keys: &RandomState) -> Self {
+        let mut hasher = keys.build_hasher();
+        write(&mut |piece: &str| hasher.write(piece.as_bytes()));
+        Self(hasher.finish())
+    }
+
+    /// The shard: bits 32 to 35 of the hash, which neither the table's bucket index (its low
+    /// bits) nor its 7-bit tags (the top bits) use, so keys spread evenly within a shard too.
     fn shard(self) -> usize {
-        // The low bits of a SipHash output are uniform.
-        usize::try_from(self.0 % SHARDS as u64).unwrap_or(0)
+        usize::try_from((self.0 >> 32) % SHARDS as u64).unwrap_or(0)
     }
 }
 
-/// Hashes a [`Key`] by taking its second half: the key already is a keyed SipHash output, so
-/// hashing it again would only cost time.
+/// Hashes a [`Key`] as itself: the key already is a keyed SipHash output, so hashing it again
+/// would only cost time.
 #[derive(Debug, Default)]
 struct KeyHasher(u64);
 
@@ -80,15 +87,13 @@ impl Hasher for KeyHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // Not reached for `Key` (its fields arrive through `write_u64`); kept correct anyway.
+        // Not reached for `Key` (its field arrives through `write_u64`); kept correct anyway.
         for &b in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
     }
 
     fn write_u64(&mut self, n: u64) {
-        // `Key(a, b)` hashes as write_u64(a), write_u64(b): keep `b`. `a` chose the shard, so
-        // within a shard its low bits are all alike.
         self.0 = n;
     }
 }
@@ -191,6 +196,8 @@ pub enum Claim<T> {
 pub struct Pending<T> {
     dedup: Arc<Inner<T>>,
     key: Key,
+    /// When the key was claimed (`Inner::now` seconds).
+    claimed_at: u32,
     completed: bool,
 }
 
@@ -298,8 +305,18 @@ impl<T: Clone> Dedup<T> {
 
     /// Claim `key` for one delivery.
     pub fn claim(&self, key: &str) -> Claim<T> {
+        self.claim_key(Key::of(key, &self.inner.keys))
+    }
+
+    /// [`Dedup::claim`] of the key whose text `write_key` hands over in pieces (as
+    /// [`Inbound::dedup_key_pieces`](wxoa_proto::message::Inbound::dedup_key_pieces) does), without
+    /// building the text: the same claim as `claim` of the pieces joined.
+    pub fn claim_pieces(&self, write_key: impl FnOnce(&mut dyn FnMut(&str))) -> Claim<T> {
+        self.claim_key(Key::of_pieces(write_key, &self.inner.keys))
+    }
+
+    fn claim_key(&self, key: Key) -> Claim<T> {
         let inner = &self.inner;
-        let key = Key::of(key, &inner.keys);
         let now = inner.now();
         let mut shard = inner.shard(key);
         if now.saturating_sub(shard.last_sweep) >= inner.sweep_every
@@ -329,6 +346,7 @@ impl<T: Clone> Dedup<T> {
         Claim::First(Pending {
             dedup: Arc::clone(inner),
             key,
+            claimed_at: now,
             completed: false,
         })
     }
@@ -419,10 +437,22 @@ impl<T: Clone + PartialEq> Pending<T> {
     /// Record the answer for retries and wake everyone waiting for it. An answer equal to one
     /// recently stored in the same shard is kept as a clone of that one (for `Arc` answers: one
     /// allocation shared by every key answered alike).
-    pub fn complete(mut self, answer: T) {
+    pub fn complete(self, answer: T) {
+        let at = self.dedup.now();
+        self.complete_stamped(answer, at);
+    }
+
+    /// [`Pending::complete`] for an answer computed right after the claim, without waiting on
+    /// anything: stamped with the claim's time, which spares a clock read on every push answered
+    /// at once (the window then ends within a second of where `complete` would put it).
+    pub fn complete_immediately(self, answer: T) {
+        let at = self.claimed_at;
+        self.complete_stamped(answer, at);
+    }
+
+    fn complete_stamped(mut self, answer: T, at: u32) {
         self.completed = true;
         let inner = &self.dedup;
-        let at = inner.now();
         let mut shard = inner.shard(self.key);
         let stored = shard.share(answer.clone());
         shard.oldest = shard.oldest.min(at);
@@ -881,6 +911,51 @@ mod tests {
             .map(|s| s.answer.as_str())
             .collect();
         assert!(held.contains(&"new"), "shared answers: {held:?}");
+    }
+
+    #[test]
+    fn an_immediate_answer_is_stamped_with_the_claim_time_a_later_one_with_its_own() {
+        let mut d: Dedup<u8> = Dedup::new(MIN_WINDOW);
+        advance(&mut d, 1000);
+        let stamp = |d: &Dedup<u8>, key: &str| {
+            let k = Key::of(key, &d.inner.keys);
+            match d.inner.shard(k).slots.get(&k) {
+                Some(Slot::Done { at, .. }) => *at,
+                other => panic!("{key}: {other:?}"),
+            }
+        };
+        for (key, immediately) in [("now", true), ("later", false)] {
+            let Claim::First(mut p) = d.claim(key) else {
+                panic!("expected First")
+            };
+            // As if the claim had been made 30 s ago.
+            p.claimed_at -= 30;
+            if immediately {
+                p.complete_immediately(1);
+            } else {
+                p.complete(1);
+            }
+        }
+        assert_eq!(stamp(&d, "now"), 970);
+        assert_eq!(stamp(&d, "later"), 1000);
+    }
+
+    #[test]
+    fn a_key_claimed_in_pieces_is_the_key_claimed_whole() {
+        let d: Dedup<u8> = Dedup::new(MIN_WINDOW);
+        let Claim::First(p) = d.claim_pieces(|piece| {
+            for part in ["gh_x", "|", "oUser", "|", "12", "3"] {
+                piece(part);
+            }
+        }) else {
+            panic!("expected First")
+        };
+        p.complete(9);
+        assert!(matches!(d.claim("gh_x|oUser|123"), Claim::Cached(9)));
+        assert!(matches!(
+            d.claim_pieces(|piece| piece("gh_x|oUser|1234")),
+            Claim::First(_)
+        ));
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub mod dedup;
 pub mod delivery;
 pub mod edge;
 pub mod error;
+mod head_deadline;
 pub mod linger;
 pub mod message_log;
 pub mod metrics;
