@@ -28,7 +28,7 @@ pub const MIN_WINDOW: Duration = Duration::from_secs(60);
 
 const SHARDS: usize = 16;
 
-/// The default bound on remembered keys: about 2.2 MB of table at most (each shard's table
+/// The default bound on remembered keys: about 1.6 MB of table at most (each shard's table
 /// then stays within 4096 slots, 3500 of them used, below the 3584 that would make it grow).
 pub const DEFAULT_MAX_KEYS: usize = 56_000;
 
@@ -426,7 +426,7 @@ fn evict_oldest<T>(shard: &mut Shard<T>, inner: &Inner<T>, now: u32) {
             max_keys = inner.shard_max_keys * SHARDS,
             kept_secs = now - cutoff,
             window_secs = inner.window,
-            "dedup table full: answers are kept for only ~{}s instead of {}s; raise server.dedup_max_keys (about 40 bytes a key) or add instances",
+            "dedup table full: answers are kept for only ~{}s instead of {}s; raise server.dedup_max_keys (about 30 bytes a key) or add instances",
             now - cutoff,
             inner.window
         );
