@@ -5,10 +5,10 @@
 //! TLS handshake in progress included); with none free the loop stops accepting and further
 //! clients wait in the kernel's listen backlog. Each connection is served by hyper's HTTP/1
 //! with a limit on the request head (`server.max_header_bytes`, else 431 — or 414 for a
-//! request target over 64 KiB) and a time limit on it (`server.header_timeout_ms`, which also
-//! closes idle keep-alive connections; see [`crate::head_deadline`]), over a [`Lingering`] stream so that a refused body
-//! does not turn our answer into a connection reset. On shutdown the listener closes at once
-//! and the requests in flight are finished.
+//! request target over 64 KiB) and a time limit on it (`server.header_timeout_ms`, kept by one
+//! check a connection, which also closes idle keep-alive connections), over a [`Lingering`]
+//! stream so that a refused body does not turn our answer into a connection reset. On shutdown
+//! the listener closes at once and the requests in flight are finished.
 
 use std::future::Future;
 use std::io;

@@ -49,10 +49,10 @@ fn bump(counter: &AtomicU64) {
 /// docs); never while a request is in flight.
 pub(crate) async fn head_deadline(activity: &Activity, timeout: Duration) {
     let period = (timeout / 4).max(Duration::from_millis(1));
-    let mut checks = tokio::time::interval_at(Instant::now() + period, period);
+    let mut waiting_since = Instant::now();
+    let mut checks = tokio::time::interval_at(waiting_since + period, period);
     checks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut seen = activity.snapshot();
-    let mut waiting_since = Instant::now();
     loop {
         let now = checks.tick().await;
         let current = activity.snapshot();

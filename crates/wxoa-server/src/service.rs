@@ -78,17 +78,9 @@ pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
                 Err(e) => return e.into(),
             };
             let (handled, source) = app.answer(&decoded).await;
-            let elapsed = started.map(|at| at.elapsed());
-            // The reply's CreateTime: the checked time plus the whole seconds spent answering
-            // (to the second, as the field goes), without another clock read when timed anyway.
-            let now = match elapsed {
-                Some(spent) => decoded
-                    .received_at
-                    .saturating_add(i64::try_from(spent.as_secs()).unwrap_or(i64::MAX)),
-                None => app.now(),
-            };
-            let elapsed = elapsed.unwrap_or_default();
+            let now = app.now();
             let body = push::encode_reply(app.account(), &decoded, handled.reply.as_ref(), now);
+            let elapsed = started.map(|at| at.elapsed()).unwrap_or_default();
             access_line::write(&AccessLine {
                 account: &app.account().name,
                 mode: decoded.mode.as_str(),
