@@ -7,7 +7,9 @@
 //! with a limit on the request head (`server.max_header_bytes`, else 431 — or 414 for a
 //! request target over 64 KiB) and a time limit on it (`server.header_timeout_ms`, kept by one
 //! check a connection, which also closes idle keep-alive connections), over a [`Lingering`]
-//! stream so that a refused body does not turn our answer into a connection reset. On shutdown
+//! stream so that a refused body does not turn our answer into a connection reset. A `GET` or
+//! `POST` to an account's callback path goes straight to its handler, the one its route in
+//! [`edge::accounts_router`] calls; every other request goes through that router. On shutdown
 //! the listener closes at once and the requests in flight are finished.
 
 use std::future::Future;
@@ -16,6 +18,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -26,6 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::accounts::Accounts;
+use crate::app::App;
 use crate::config::ServerConfig;
 use crate::edge;
 use crate::head_deadline::{Activity, head_deadline};
@@ -90,10 +95,15 @@ where
 {
     let limits = ConnectionLimits::from_config(accounts.first().server());
     let service = TowerToHyperService::new(edge::accounts_router(&accounts));
+    let accounts = Arc::new(accounts);
     let mut http = http1::Builder::new();
     // The head's time limit is kept per connection (`head_deadline`), not by hyper's timer,
-    // which would arm and disarm a timer entry for every request.
+    // which would arm and disarm a timer entry for every request. Half-closed connections are
+    // served: a client that shuts its sending side while it waits still gets its answer (and
+    // the push's handling is not cancelled under it), and hyper does not try a read for an
+    // early end of stream, with a fresh 8 KiB buffer, while each request is being handled.
     http.header_read_timeout(None)
+        .half_close(true)
         .max_header_size(limits.max_header_bytes)
         .max_buf_size(limits.max_header_bytes.max(DEFAULT_READ_BUFFER));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -133,6 +143,7 @@ where
                 let connection = Connection {
                     http: http.clone(),
                     service: service.clone(),
+                    accounts: Arc::clone(&accounts),
                     header_timeout: limits.header_timeout,
                     linger: limits.linger,
                     watcher: graceful.watcher(),
@@ -165,6 +176,9 @@ const DEFAULT_READ_BUFFER: usize = 8192 + 4096 * 100;
 struct Connection {
     http: http1::Builder,
     service: TowerToHyperService<axum::Router>,
+    /// For the callbacks, answered without the router's per-request work (its extensions,
+    /// boxed futures and service clones); every other request goes through `service`.
+    accounts: Arc<Accounts>,
     header_timeout: Duration,
     linger: LingerLimits,
     watcher: Watcher,
@@ -200,13 +214,21 @@ impl Connection {
         let io = TokioIo::new(Lingering::new(stream, self.linger));
         let activity = Arc::new(Activity::default());
         let tracked = Arc::clone(&activity);
-        let service = self.service;
-        let service = hyper::service::service_fn(move |request| {
+        let (service, accounts) = (self.service, self.accounts);
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             tracked.start();
-            let response = hyper::service::Service::call(&service, request);
+            let route = match edge::callback_app(&accounts, &request) {
+                Some(app) => Route::Callback(Arc::clone(app), request),
+                None => Route::Router(hyper::service::Service::call(&service, request)),
+            };
             let tracked = Arc::clone(&tracked);
             async move {
-                let response = response.await;
+                let response = match route {
+                    Route::Callback(app, request) => {
+                        Ok(edge::answer_callback(&app, request.map(Body::new)).await)
+                    }
+                    Route::Router(response) => response.await,
+                };
                 tracked.finish();
                 response
             }
@@ -224,6 +246,13 @@ impl Connection {
             }
         }
     }
+}
+
+/// Where a request goes: straight to its account's callback, or through the router.
+#[allow(clippy::large_enum_variant)] // moved once into the request's future; boxing would cost an allocation
+enum Route<F> {
+    Callback(Arc<App>, hyper::Request<Incoming>),
+    Router(F),
 }
 
 /// Bad request heads are worth a line (they are answered 400, 414 or 431 by hyper itself);

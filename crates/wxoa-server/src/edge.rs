@@ -56,6 +56,25 @@ const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 /// `server.body_timeout_ms`, read here rather than through body-limit and timeout layers,
 /// which would cost every request an extensions map).
 async fn callback(State(app): State<Arc<App>>, request: Request) -> Response {
+    answer_callback(&app, request).await
+}
+
+/// Whether the connection service may hand `request` straight to [`answer_callback`] for the
+/// account at its path, as the router would: a `GET` or `POST` to exactly that path. Anything
+/// else (other methods, `HEAD`, other paths) goes through the router.
+pub(crate) fn callback_app<'a, B>(
+    accounts: &'a Accounts,
+    request: &axum::http::Request<B>,
+) -> Option<&'a Arc<App>> {
+    let method = request.method();
+    if method != axum::http::Method::POST && method != axum::http::Method::GET {
+        return None;
+    }
+    accounts.by_path(request.uri().path())
+}
+
+/// The callback of `app`'s account, as its route answers it.
+pub(crate) async fn answer_callback(app: &Arc<App>, request: Request) -> Response {
     let max = app.server().max_body_bytes;
     let (parts, body) = request.into_parts();
     let declared = parts
@@ -86,7 +105,7 @@ async fn callback(State(app): State<Arc<App>>, request: Request) -> Response {
         query: parts.uri.query().unwrap_or(""),
         body: &body,
     };
-    into_response(service::respond(&app, request).await)
+    into_response(service::respond(app, request).await)
 }
 
 /// [`read_body`] within `timeout` (`None` past it). The timer is armed only when the body is

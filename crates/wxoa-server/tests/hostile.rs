@@ -306,6 +306,144 @@ async fn max_connections_holds_new_clients_until_a_connection_closes() {
 }
 
 #[tokio::test]
+async fn a_client_that_shuts_its_sending_side_while_waiting_still_gets_the_answer() {
+    // A backend that takes a while, so the push is still being handled when the server reads
+    // the client's end of stream.
+    let backend = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend_addr = backend.local_addr().unwrap();
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            r#"{"text": "慢的回答"}"#
+        }),
+    );
+    tokio::spawn(async move { axum::serve(backend, hook).await.unwrap() });
+    let text = format!(
+        "{}\n[[rules]]\nname = \"slow\"\nevent = \"CLICK\"\nevent_key = \"SLOW\"\nreply = {{ webhook = \"http://{backend_addr}/hook\" }}\n",
+        config_text("")
+    );
+    let config = wxoa_server::Config::from_toml(&text, std::path::Path::new("wxoa.toml")).unwrap();
+    let app = Arc::new(wxoa_server::App::new(
+        &config,
+        Arc::new(wxoa_server::clock::FixedClock::new(NOW)),
+    ));
+    let server = Running::plain(app).await;
+    let body = event_xml("CLICK", "SLOW");
+    let request = format!(
+        "POST /wechat?{} HTTP/1.1\r\nHost: wxoa.test\r\nContent-Length: {}\r\n\r\n{body}",
+        plain_query(NOW, "21"),
+        body.len()
+    );
+    let mut stream = server.connect().await;
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let answer = tokio::time::timeout(DEADLINE, read_answer(&mut stream))
+        .await
+        .expect("an answer within the deadline")
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(answer.text.contains("慢的回答"), "{}", answer.text);
+    server.stop().await;
+}
+
+/// A request written on its own connection, answered as the status and the body.
+async fn over_the_socket(
+    server: &Running,
+    method: &str,
+    target: &str,
+    body: &str,
+) -> (u16, String) {
+    let request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: wxoa.test\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = server.connect().await;
+    let answer = exchange(&mut stream, request.as_bytes()).await.unwrap();
+    let body = answer
+        .text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_owned();
+    (answer.status, body)
+}
+
+/// The same request through the axum router in process.
+async fn through_the_router(
+    app: &Arc<wxoa_server::App>,
+    method: &str,
+    target: &str,
+    body: &str,
+) -> (u16, String) {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(target)
+        .body(axum::body::Body::from(body.to_owned()))
+        .unwrap();
+    let response = wxoa_server::edge::router(Arc::clone(app))
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn the_socket_answers_every_request_as_the_router_does() {
+    // The callback's GET and POST skip the router at the socket; everything else goes through
+    // it. Both must answer alike, byte for byte.
+    let app = app_with("");
+    let server = Running::plain(Arc::clone(&app)).await;
+    let verify = format!(
+        "/wechat?{}&echostr=2958099473294221495",
+        plain_query(NOW, "22")
+    );
+    let bad_signature = format!("/wechat?signature=00&timestamp={NOW}&nonce=23");
+    let requests: Vec<(&str, String, String)> = vec![
+        ("GET", verify.clone(), String::new()),
+        ("GET", bad_signature.clone(), String::new()),
+        ("GET", "/wechat".to_owned(), String::new()),
+        (
+            "POST",
+            format!("/wechat?{}", plain_query(NOW, "24")),
+            text_xml("使用", 24),
+        ),
+        (
+            "POST",
+            format!("/wechat?{}", plain_query(NOW, "25")),
+            text_xml("产品 茶", 25),
+        ),
+        (
+            "POST",
+            format!("/wechat?{}", plain_query(NOW, "26")),
+            "<xml><oops".to_owned(),
+        ),
+        ("POST", bad_signature, text_xml("使用", 27)),
+        ("PUT", verify.clone(), String::new()),
+        ("DELETE", "/wechat".to_owned(), String::new()),
+        ("GET", "/wechat/".to_owned(), String::new()),
+        ("POST", "/other".to_owned(), text_xml("使用", 28)),
+    ];
+    for (method, target, body) in &requests {
+        let socket = over_the_socket(&server, method, target, body).await;
+        let router = through_the_router(&app, method, target, body).await;
+        assert_eq!(socket, router, "{method} {target}");
+    }
+    // HEAD has no body on the wire; its status is the router's.
+    let mut stream = server.connect().await;
+    let head = format!("HEAD {verify} HTTP/1.1\r\nHost: wxoa.test\r\nConnection: close\r\n\r\n");
+    let answer = exchange(&mut stream, head.as_bytes()).await.unwrap();
+    assert_eq!(
+        answer.status,
+        through_the_router(&app, "HEAD", &verify, "").await.0
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn shutdown_finishes_the_request_in_flight_and_refuses_new_connections() {
     let mut server = Running::plain(app_with("")).await;
     let request = push_request("19", 19);
