@@ -8,6 +8,11 @@
 //! costs a 24-byte table slot plus its answer, and an answer equal to one stored recently (a
 //! fixed reply) is shared, not copied.
 //!
+//! A new key is claimed in a small table that stays in the CPU's cache; the big table behind it
+//! is read only when its filter says it may hold the key (a retry, or about one new key in 50),
+//! and takes the small table's keys a batch at a time. So the common claim, a push never seen
+//! before, does not wait on memory for a random slot of a table of megabytes.
+//!
 //! The table holds at most `max_keys` keys (`server.dedup_max_keys`), so memory stays bounded
 //! whatever the rate: when a shard is full, its oldest answers make room early (counted in
 //! `wxoa_dedup_evicted_total`, and logged with the window actually kept). At the default that
@@ -15,7 +20,7 @@
 //! retries (within ~15 s) stay covered up to four times that.
 
 use std::collections::HashMap;
-use std::collections::hash_map::{Entry, RandomState};
+use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,8 +33,9 @@ pub const MIN_WINDOW: Duration = Duration::from_secs(60);
 
 const SHARDS: usize = 16;
 
-/// The default bound on remembered keys: about 1.6 MB of table at most (each shard's table
-/// then stays within 4096 slots, 3500 of them used, below the 3584 that would make it grow).
+/// The default bound on remembered keys: about 1.6 MB of table at most (each shard's big table
+/// then stays within 4096 slots, 3500 of them used, below the 3584 that would make it grow),
+/// with 64 KiB of filters and 50 KiB of young tables.
 pub const DEFAULT_MAX_KEYS: usize = 56_000;
 
 /// The smallest accepted bound (a shard must hold a few keys).
@@ -44,6 +50,14 @@ const SWEEPS_PER_WINDOW: u32 = 8;
 /// How many distinct answers a shard remembers to share: keys answered with a fixed reply (a
 /// welcome, a help text, `success`) then cost one table slot each, not a copy each.
 const SHARED_ANSWERS: usize = 4;
+
+/// Keys a shard's young table takes before they move to its big table (fewer when the bound
+/// is small): the young tables of all shards then fit in a few dozen KiB.
+const YOUNG_KEYS: usize = 64;
+
+/// Bits of a shard's filter per key of its bound: with three bits a key, about one key in 50
+/// not in the big table is looked for there anyway.
+const FILTER_BITS_PER_KEY: usize = 8;
 
 /// After this many answers not found among the shared ones, their hit counts are halved, so a
 /// reply that stopped being used gives its place up.
@@ -73,6 +87,53 @@ impl Key {
     /// bits) nor its 7-bit tags (the top bits) use, so keys spread evenly within a shard too.
     fn shard(self) -> usize {
         usize::try_from((self.0 >> 32) % SHARDS as u64).unwrap_or(0)
+    }
+
+    /// The key's word in a filter of `words` words (a power of two; bits 36 up, above the
+    /// shard's) and its three bits in that word (the top 18 bits).
+    fn filter_place(self, words: usize) -> (usize, u64) {
+        let word = usize::try_from(self.0 >> 36).unwrap_or(0) & (words - 1);
+        let bits = (1u64 << ((self.0 >> 46) & 63))
+            | (1u64 << ((self.0 >> 52) & 63))
+            | (1u64 << ((self.0 >> 58) & 63));
+        (word, bits)
+    }
+}
+
+/// Which keys a shard's big table may hold: a Bloom filter of one 64-bit word a key (three bits
+/// in it), small enough to stay in cache. It has no false negatives; a key removed from the
+/// table keeps its bits until the filter is rebuilt (after a sweep or an eviction), which only
+/// costs a useless look.
+#[derive(Debug)]
+struct Filter {
+    words: Box<[u64]>,
+}
+
+impl Filter {
+    /// A filter for up to `keys` keys.
+    fn for_keys(keys: usize) -> Self {
+        let words = (keys * FILTER_BITS_PER_KEY / 64).max(1).next_power_of_two();
+        Self {
+            words: vec![0; words].into_boxed_slice(),
+        }
+    }
+
+    fn add(&mut self, key: Key) {
+        let (word, bits) = key.filter_place(self.words.len());
+        self.words[word] |= bits;
+    }
+
+    fn may_hold(&self, key: Key) -> bool {
+        let (word, bits) = key.filter_place(self.words.len());
+        self.words[word] & bits == bits
+    }
+
+    /// Forget every key, then add `keys`.
+    fn rebuild<'k>(&mut self, keys: impl Iterator<Item = &'k Key>) {
+        self.words.fill(0);
+        for &key in keys {
+            self.add(key);
+        }
     }
 }
 
@@ -118,7 +179,14 @@ impl<T> Slot<T> {
 
 #[derive(Debug)]
 struct Shard<T> {
+    /// The keys claimed since the last move into `slots` (at most `young_max`).
+    young: Slots<T>,
+    /// Every older key.
     slots: Slots<T>,
+    /// Which keys `slots` may hold.
+    filter: Filter,
+    /// How many keys `young` takes before they move to `slots`.
+    young_max: usize,
     last_sweep: u32,
     /// No answer in `slots` is older than this (`u32::MAX`: none); a sweep that could not
     /// remove anything is skipped.
@@ -139,6 +207,59 @@ struct Shared<T> {
     hits: u32,
     /// When it entered (a per-shard counter).
     entered: u64,
+}
+
+impl<T> Shard<T> {
+    /// The slot of `key`, in whichever table holds it.
+    fn find(&mut self, key: Key) -> Option<&mut Slot<T>> {
+        if let Some(slot) = self.young.get_mut(&key) {
+            return Some(slot);
+        }
+        if self.filter.may_hold(key) {
+            self.slots.get_mut(&key)
+        } else {
+            None
+        }
+    }
+
+    /// Remove `key` from whichever table holds it.
+    fn remove(&mut self, key: Key) -> Option<Slot<T>> {
+        self.young.remove(&key).or_else(|| {
+            if self.filter.may_hold(key) {
+                self.slots.remove(&key)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Remember a new key: in the young table, which moves to the big one when full.
+    fn insert_new(&mut self, key: Key, slot: Slot<T>, shard_max_keys: usize) {
+        self.young.insert(key, slot);
+        if self.young.len() >= self.young_max {
+            self.move_young(shard_max_keys);
+        }
+    }
+
+    /// Move the young table's keys into the big table (growing it as [`grow_at_once`] says).
+    fn move_young(&mut self, shard_max_keys: usize) {
+        let Self {
+            young,
+            slots,
+            filter,
+            ..
+        } = self;
+        for (key, slot) in young.drain() {
+            grow_at_once(slots, shard_max_keys);
+            filter.add(key);
+            slots.insert(key, slot);
+        }
+    }
+
+    /// Keys remembered, in both tables.
+    fn len(&self) -> usize {
+        self.young.len() + self.slots.len()
+    }
 }
 
 impl<T: Clone + PartialEq> Shard<T> {
@@ -279,12 +400,19 @@ impl<T: Clone> Dedup<T> {
     pub fn with_max_keys(window: Duration, max_keys: usize) -> Self {
         let window = u32::try_from(window.max(MIN_WINDOW).as_secs()).unwrap_or(u32::MAX);
         let shard_max_keys = max_keys.max(MIN_MAX_KEYS).div_ceil(SHARDS);
+        let young_max = YOUNG_KEYS.min(shard_max_keys / 4).max(1);
         Self {
             inner: Arc::new(Inner {
                 shards: (0..SHARDS)
                     .map(|_| {
                         Mutex::new(Shard {
+                            young: Slots::with_capacity_and_hasher(
+                                young_max,
+                                BuildHasherDefault::default(),
+                            ),
                             slots: Slots::default(),
+                            filter: Filter::for_keys(shard_max_keys),
+                            young_max,
                             last_sweep: 0,
                             oldest: u32::MAX,
                             shared: std::array::from_fn(|_| None),
@@ -324,23 +452,18 @@ impl<T: Clone> Dedup<T> {
         {
             sweep(&mut shard, inner, now);
         }
-        grow_at_once(&mut shard, inner);
-        match shard.slots.entry(key) {
-            Entry::Occupied(mut entry) => match entry.get_mut() {
-                Slot::Done { answer, at } if !inner.expired(*at, now) => {
-                    return Claim::Cached(answer.clone());
-                }
-                Slot::Pending(sender) => {
-                    return Claim::InFlight(Waiter(Slot::sender(sender).subscribe()));
-                }
-                // An expired answer not swept yet: handle afresh.
-                slot => *slot = Slot::Pending(None),
-            },
-            Entry::Vacant(entry) => {
-                entry.insert(Slot::Pending(None));
+        match shard.find(key) {
+            Some(Slot::Done { answer, at }) if !inner.expired(*at, now) => {
+                return Claim::Cached(answer.clone());
             }
+            Some(Slot::Pending(sender)) => {
+                return Claim::InFlight(Waiter(Slot::sender(sender).subscribe()));
+            }
+            // An expired answer not swept yet: handle afresh.
+            Some(slot) => *slot = Slot::Pending(None),
+            None => shard.insert_new(key, Slot::Pending(None), inner.shard_max_keys),
         }
-        if shard.slots.len() > inner.shard_max_keys {
+        if shard.len() > inner.shard_max_keys {
             evict_oldest(&mut shard, inner, now);
         }
         Claim::First(Pending {
@@ -357,7 +480,7 @@ impl<T: Clone> Dedup<T> {
         self.inner
             .shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).slots.len())
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
             .sum()
     }
 
@@ -371,12 +494,10 @@ impl<T: Clone> Dedup<T> {
 /// Before a table grows: past an eighth of its bound, make room for the whole bound at once.
 /// Doubling all the way would leave each smaller table behind as free heap, twice the memory
 /// at the peak; the new slots become resident only as keys fill them.
-fn grow_at_once<T>(shard: &mut Shard<T>, inner: &Inner<T>) {
-    let len = shard.slots.len();
-    if len == shard.slots.capacity() && len >= inner.shard_max_keys / 8 {
-        shard
-            .slots
-            .reserve((inner.shard_max_keys + 1).saturating_sub(len).max(1));
+fn grow_at_once<T>(slots: &mut Slots<T>, shard_max_keys: usize) {
+    let len = slots.len();
+    if len == slots.capacity() && len >= shard_max_keys / 8 {
+        slots.reserve((shard_max_keys + 1).saturating_sub(len).max(1));
     }
 }
 
@@ -393,9 +514,9 @@ fn sweep<T>(shard: &mut Shard<T>, inner: &Inner<T>, now: u32) {
 /// Keep the pending keys and the answers stamped `at` for which `keep(at)` holds; update the
 /// shard's oldest stamp. Returns how many answers went.
 fn keep_answers<T>(shard: &mut Shard<T>, keep: impl Fn(u32) -> bool) -> usize {
-    let before = shard.slots.len();
+    let before = (shard.young.len(), shard.slots.len());
     let mut oldest = u32::MAX;
-    shard.slots.retain(|_, slot| match slot {
+    let mut retain = |_: &Key, slot: &mut Slot<T>| match slot {
         Slot::Pending(_) => true,
         Slot::Done { at, .. } => {
             let kept = keep(*at);
@@ -404,9 +525,14 @@ fn keep_answers<T>(shard: &mut Shard<T>, keep: impl Fn(u32) -> bool) -> usize {
             }
             kept
         }
-    });
+    };
+    shard.young.retain(&mut retain);
+    shard.slots.retain(&mut retain);
     shard.oldest = oldest;
-    before - shard.slots.len()
+    if shard.slots.len() < before.1 {
+        shard.filter.rebuild(shard.slots.keys());
+    }
+    before.0 + before.1 - shard.len()
 }
 
 /// Make room in a full shard: drop the answers of the older half of the time it spans (all of
@@ -456,11 +582,15 @@ impl<T: Clone + PartialEq> Pending<T> {
         let mut shard = inner.shard(self.key);
         let stored = shard.share(answer.clone());
         shard.oldest = shard.oldest.min(at);
-        // Replacing the pending slot may grow the table too (it reserves before it looks).
-        grow_at_once(&mut shard, inner);
-        let previous = shard
-            .slots
-            .insert(self.key, Slot::Done { answer: stored, at });
+        let done = Slot::Done { answer: stored, at };
+        let previous = match shard.find(self.key) {
+            Some(slot) => Some(std::mem::replace(slot, done)),
+            // Not reached while `self` lives (pending keys are never dropped); kept correct.
+            None => {
+                shard.insert_new(self.key, done, inner.shard_max_keys);
+                None
+            }
+        };
         drop(shard);
         // Wake the waiters outside the lock; with nobody waiting there is no channel at all.
         if let Some(Slot::Pending(Some(sender))) = previous {
@@ -475,7 +605,7 @@ impl<T: Clone> Pending<T> {
     #[must_use]
     pub fn waiter(&self) -> Waiter<T> {
         let mut shard = self.dedup.shard(self.key);
-        match shard.slots.get_mut(&self.key) {
+        match shard.find(self.key) {
             Some(Slot::Pending(sender)) => Waiter(Slot::sender(sender).subscribe()),
             // Unreachable while `self` lives (only its owner replaces a pending slot); a
             // closed channel makes `wait` answer `None` rather than hang.
@@ -490,8 +620,8 @@ impl<T> Drop for Pending<T> {
             return;
         }
         let mut shard = self.dedup.shard(self.key);
-        let removed = match shard.slots.get(&self.key) {
-            Some(Slot::Pending(_)) => shard.slots.remove(&self.key),
+        let removed = match shard.find(self.key) {
+            Some(Slot::Pending(_)) => shard.remove(self.key),
             _ => None,
         };
         drop(shard);
@@ -569,7 +699,8 @@ mod tests {
     fn age(d: &Dedup<u8>, secs: u32) {
         for shard in &d.inner.shards {
             let mut s = shard.lock().unwrap();
-            for slot in s.slots.values_mut() {
+            let s = &mut *s;
+            for slot in s.young.values_mut().chain(s.slots.values_mut()) {
                 if let Slot::Done { at, .. } = slot {
                     *at = at.saturating_sub(secs);
                 }
@@ -670,12 +801,8 @@ mod tests {
             panic!("expected First")
         };
         let key = p.key;
-        let channel = |d: &Dedup<u8>| {
-            matches!(
-                d.inner.shard(key).slots.get(&key),
-                Some(Slot::Pending(Some(_)))
-            )
-        };
+        let channel =
+            |d: &Dedup<u8>| matches!(d.inner.shard(key).find(key), Some(Slot::Pending(Some(_))));
         assert!(!channel(&d));
         let Claim::InFlight(w) = d.claim("k") else {
             panic!("expected InFlight")
@@ -821,6 +948,103 @@ mod tests {
         assert!(matches!(d.claim(&elsewhere), Claim::Cached(4)));
     }
 
+    #[tokio::test]
+    async fn keys_moved_from_the_young_table_are_found_answered_and_waited_for() {
+        let d: Dedup<u8> = Dedup::new(MIN_WINDOW);
+        let young_max = d.inner.shards[5].lock().unwrap().young_max;
+        let keys = keys_in_shard(&d, 5, "k", 10 * young_max);
+        let Claim::First(slow) = d.claim(&keys[0]) else {
+            panic!("expected First")
+        };
+        let early_waiter = slow.waiter();
+        for key in &keys[1..] {
+            answer_u8(&d, key, 1);
+        }
+        {
+            let shard = d.inner.shards[5].lock().unwrap();
+            assert!(
+                shard.young.len() < young_max,
+                "the young table moves when full"
+            );
+            assert!(
+                shard.slots.len() >= 9 * young_max,
+                "{} keys moved",
+                shard.slots.len()
+            );
+        }
+        // Every answer is found wherever it went, and the key in flight still coalesces.
+        for key in &keys[1..] {
+            assert!(matches!(d.claim(key), Claim::Cached(1)), "{key}");
+        }
+        let Claim::InFlight(late_waiter) = d.claim(&keys[0]) else {
+            panic!("expected InFlight")
+        };
+        slow.complete(7);
+        assert_eq!(early_waiter.wait().await, Some(7));
+        assert_eq!(late_waiter.wait().await, Some(7));
+        assert!(matches!(d.claim(&keys[0]), Claim::Cached(7)));
+        assert_eq!(d.len(), keys.len());
+        // A key in flight that was moved and then given up is forgotten.
+        let gone = keys_in_shard(&d, 5, "gone", 1).remove(0);
+        let Claim::First(abandoned) = d.claim(&gone) else {
+            panic!("expected First")
+        };
+        for key in keys_in_shard(&d, 5, "more", young_max) {
+            answer_u8(&d, &key, 2);
+        }
+        drop(abandoned);
+        assert!(matches!(d.claim(&gone), Claim::First(_)));
+    }
+
+    #[test]
+    fn the_filter_finds_every_key_after_a_sweep_rebuilds_it() {
+        let mut d: Dedup<u8> = Dedup::new(MIN_WINDOW);
+        advance(&mut d, 1000);
+        let young_max = d.inner.shards[3].lock().unwrap().young_max;
+        let stale = keys_in_shard(&d, 3, "stale", 4 * young_max);
+        for key in &stale {
+            answer_u8(&d, key, 1);
+        }
+        age(&d, 2 * MIN_WINDOW.as_secs() as u32);
+        let fresh = keys_in_shard(&d, 3, "fresh", 4 * young_max);
+        for key in &fresh {
+            answer_u8(&d, key, 2);
+        }
+        {
+            let shard = d.inner.shards[3].lock().unwrap();
+            assert!(
+                shard.slots.len() < 4 * young_max + young_max,
+                "the stale answers were swept"
+            );
+            for key in shard.slots.keys() {
+                assert!(shard.filter.may_hold(*key), "a key the filter lost");
+            }
+        }
+        for key in &fresh {
+            assert!(matches!(d.claim(key), Claim::Cached(2)), "{key}");
+        }
+        for key in &stale {
+            assert!(matches!(d.claim(key), Claim::First(_)), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_filter_passes_about_one_unknown_key_in_fifty() {
+        let mut filter = Filter::for_keys(DEFAULT_MAX_KEYS / SHARDS);
+        let keys = RandomState::new();
+        for i in 0..DEFAULT_MAX_KEYS / SHARDS {
+            filter.add(Key::of(&format!("in{i}"), &keys));
+        }
+        let passed = (0..100_000)
+            .filter(|i| filter.may_hold(Key::of(&format!("out{i}"), &keys)))
+            .count();
+        assert!(passed < 5_000, "{passed} of 100000 unknown keys passed");
+        assert!(
+            (0..DEFAULT_MAX_KEYS / SHARDS)
+                .all(|i| filter.may_hold(Key::of(&format!("in{i}"), &keys)))
+        );
+    }
+
     fn answer_u8(d: &Dedup<u8>, key: &str, value: u8) {
         let Claim::First(p) = d.claim(key) else {
             panic!("expected First for {key}")
@@ -919,7 +1143,7 @@ mod tests {
         advance(&mut d, 1000);
         let stamp = |d: &Dedup<u8>, key: &str| {
             let k = Key::of(key, &d.inner.keys);
-            match d.inner.shard(k).slots.get(&k) {
+            match d.inner.shard(k).find(k) {
                 Some(Slot::Done { at, .. }) => *at,
                 other => panic!("{key}: {other:?}"),
             }
