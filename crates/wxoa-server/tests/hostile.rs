@@ -307,28 +307,27 @@ async fn max_connections_holds_new_clients_until_a_connection_closes() {
 
 #[tokio::test]
 async fn a_client_that_shuts_its_sending_side_while_waiting_still_gets_the_answer() {
-    // A backend that takes a while, so the push is still being handled when the server reads
-    // the client's end of stream.
+    // A backend that answers only when the test lets it, so the push is still being handled
+    // when the client's end of stream reaches the server.
+    let received = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
     let backend = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let backend_addr = backend.local_addr().unwrap();
+    let gates = (Arc::clone(&received), Arc::clone(&release));
     let hook = axum::Router::new().route(
         "/hook",
-        axum::routing::post(|| async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+        axum::routing::post(move || async move {
+            gates.0.notify_one();
+            gates.1.notified().await;
             r#"{"text": "慢的回答"}"#
         }),
     );
     tokio::spawn(async move { axum::serve(backend, hook).await.unwrap() });
-    let text = format!(
+    let server = Running::plain(app_from_text(&format!(
         "{}\n[[rules]]\nname = \"slow\"\nevent = \"CLICK\"\nevent_key = \"SLOW\"\nreply = {{ webhook = \"http://{backend_addr}/hook\" }}\n",
         config_text("")
-    );
-    let config = wxoa_server::Config::from_toml(&text, std::path::Path::new("wxoa.toml")).unwrap();
-    let app = Arc::new(wxoa_server::App::new(
-        &config,
-        Arc::new(wxoa_server::clock::FixedClock::new(NOW)),
-    ));
-    let server = Running::plain(app).await;
+    )))
+    .await;
     let body = event_xml("CLICK", "SLOW");
     let request = format!(
         "POST /wechat?{} HTTP/1.1\r\nHost: wxoa.test\r\nContent-Length: {}\r\n\r\n{body}",
@@ -337,7 +336,12 @@ async fn a_client_that_shuts_its_sending_side_while_waiting_still_gets_the_answe
     );
     let mut stream = server.connect().await;
     stream.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::timeout(DEADLINE, received.notified())
+        .await
+        .expect("the push reaches the backend");
+    // The end of stream is at the server before the backend answers.
     stream.shutdown().await.unwrap();
+    release.notify_one();
     let answer = tokio::time::timeout(DEADLINE, read_answer(&mut stream))
         .await
         .expect("an answer within the deadline")
@@ -354,12 +358,10 @@ async fn over_the_socket(
     target: &str,
     body: &str,
 ) -> (u16, String) {
-    let request = format!(
-        "{method} {target} HTTP/1.1\r\nHost: wxoa.test\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
     let mut stream = server.connect().await;
-    let answer = exchange(&mut stream, request.as_bytes()).await.unwrap();
+    let answer = exchange(&mut stream, &request(method, target, body.as_bytes()))
+        .await
+        .unwrap();
     let body = answer
         .text
         .split_once("\r\n\r\n")

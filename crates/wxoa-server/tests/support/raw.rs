@@ -22,8 +22,16 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 
 /// The test app with extra `[server]` lines.
 pub fn app_with(server_extra: &str) -> Arc<App> {
-    let text = config_text("").replacen("[server]\n", &format!("[server]\n{server_extra}\n"), 1);
-    let config = Config::from_toml(&text, Path::new("wxoa.toml")).expect("test config");
+    app_from_text(&config_text("").replacen(
+        "[server]\n",
+        &format!("[server]\n{server_extra}\n"),
+        1,
+    ))
+}
+
+/// The app of a whole config text, on the fixed test clock.
+pub fn app_from_text(text: &str) -> Arc<App> {
+    let config = Config::from_toml(text, Path::new("wxoa.toml")).expect("test config");
     Arc::new(App::new(&config, Arc::new(FixedClock::new(NOW))))
 }
 
@@ -188,10 +196,15 @@ pub fn push_request_with(nonce: &str, msg_id: u64, connection: &str) -> Vec<u8> 
     .into_bytes()
 }
 
-/// A request head followed by `body`, with a declared length.
+/// A POST head followed by `body`, with a declared length.
 pub fn post(target: &str, body: &[u8]) -> Vec<u8> {
+    request("POST", target, body)
+}
+
+/// A `method` head followed by `body`, with a declared length and `Connection: close`.
+pub fn request(method: &str, target: &str, body: &[u8]) -> Vec<u8> {
     let mut request = format!(
-        "POST {target} HTTP/1.1\r\nHost: wxoa.test\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {target} HTTP/1.1\r\nHost: wxoa.test\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .into_bytes();
