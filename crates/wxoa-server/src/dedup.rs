@@ -52,8 +52,13 @@ const SWEEPS_PER_WINDOW: u32 = 8;
 const SHARED_ANSWERS: usize = 4;
 
 /// Keys a shard's young table takes before they move to its big table (fewer when the bound
-/// is small): the young tables of all shards then fit in a few dozen KiB.
+/// is small, see [`young_max`]): the young tables of all shards then fit in a few dozen KiB.
 const YOUNG_KEYS: usize = 64;
+
+/// How many keys a shard's young table takes when the shard holds at most `shard_max_keys`.
+fn young_max(shard_max_keys: usize) -> usize {
+    YOUNG_KEYS.min(shard_max_keys / 4).max(1)
+}
 
 /// Bits of a shard's filter per key of its bound: with three bits a key, about one key in 50
 /// not in the big table is looked for there anyway.
@@ -179,14 +184,12 @@ impl<T> Slot<T> {
 
 #[derive(Debug)]
 struct Shard<T> {
-    /// The keys claimed since the last move into `slots` (at most `young_max`).
+    /// The keys claimed since the last move into `slots` (fewer than [`young_max`]).
     young: Slots<T>,
     /// Every older key.
     slots: Slots<T>,
     /// Which keys `slots` may hold.
     filter: Filter,
-    /// How many keys `young` takes before they move to `slots`.
-    young_max: usize,
     last_sweep: u32,
     /// No answer in `slots` is older than this (`u32::MAX`: none); a sweep that could not
     /// remove anything is skipped.
@@ -236,7 +239,7 @@ impl<T> Shard<T> {
     /// Remember a new key: in the young table, which moves to the big one when full.
     fn insert_new(&mut self, key: Key, slot: Slot<T>, shard_max_keys: usize) {
         self.young.insert(key, slot);
-        if self.young.len() >= self.young_max {
+        if self.young.len() >= young_max(shard_max_keys) {
             self.move_young(shard_max_keys);
         }
     }
@@ -400,19 +403,17 @@ impl<T: Clone> Dedup<T> {
     pub fn with_max_keys(window: Duration, max_keys: usize) -> Self {
         let window = u32::try_from(window.max(MIN_WINDOW).as_secs()).unwrap_or(u32::MAX);
         let shard_max_keys = max_keys.max(MIN_MAX_KEYS).div_ceil(SHARDS);
-        let young_max = YOUNG_KEYS.min(shard_max_keys / 4).max(1);
         Self {
             inner: Arc::new(Inner {
                 shards: (0..SHARDS)
                     .map(|_| {
                         Mutex::new(Shard {
                             young: Slots::with_capacity_and_hasher(
-                                young_max,
+                                young_max(shard_max_keys),
                                 BuildHasherDefault::default(),
                             ),
                             slots: Slots::default(),
                             filter: Filter::for_keys(shard_max_keys),
-                            young_max,
                             last_sweep: 0,
                             oldest: u32::MAX,
                             shared: std::array::from_fn(|_| None),
@@ -951,7 +952,7 @@ mod tests {
     #[tokio::test]
     async fn keys_moved_from_the_young_table_are_found_answered_and_waited_for() {
         let d: Dedup<u8> = Dedup::new(MIN_WINDOW);
-        let young_max = d.inner.shards[5].lock().unwrap().young_max;
+        let young_max = young_max(d.inner.shard_max_keys);
         let keys = keys_in_shard(&d, 5, "k", 10 * young_max);
         let Claim::First(slow) = d.claim(&keys[0]) else {
             panic!("expected First")
@@ -1000,7 +1001,7 @@ mod tests {
     fn the_filter_finds_every_key_after_a_sweep_rebuilds_it() {
         let mut d: Dedup<u8> = Dedup::new(MIN_WINDOW);
         advance(&mut d, 1000);
-        let young_max = d.inner.shards[3].lock().unwrap().young_max;
+        let young_max = young_max(d.inner.shard_max_keys);
         let stale = keys_in_shard(&d, 3, "stale", 4 * young_max);
         for key in &stale {
             answer_u8(&d, key, 1);

@@ -52,9 +52,7 @@ async fn not_found(request: Request) -> Response {
 
 const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
-/// The callback: method, query and body (at most `server.max_body_bytes` within
-/// `server.body_timeout_ms`, read here rather than through body-limit and timeout layers,
-/// which would cost every request an extensions map).
+/// The callback's route: [`answer_callback`] for the route's account.
 async fn callback(State(app): State<Arc<App>>, request: Request) -> Response {
     answer_callback(&app, request).await
 }
@@ -73,7 +71,9 @@ pub(crate) fn callback_app<'a, B>(
     accounts.by_path(request.uri().path())
 }
 
-/// The callback of `app`'s account, as its route answers it.
+/// The callback: method, query and body (at most `server.max_body_bytes` within
+/// `server.body_timeout_ms`, read here rather than through body-limit and timeout layers,
+/// which would cost every request an extensions map).
 pub(crate) async fn answer_callback(app: &Arc<App>, request: Request) -> Response {
     let max = app.server().max_body_bytes;
     let (parts, body) = request.into_parts();
