@@ -10,6 +10,7 @@
 //! - [`limits`]: the platform's numeric limits.
 
 pub mod crypto;
+mod document;
 pub mod envelope;
 pub mod event;
 pub mod limits;

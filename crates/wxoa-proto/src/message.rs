@@ -7,11 +7,12 @@
 
 use std::str::FromStr;
 
+use crate::document::{Document, Fields, FlatDocument};
 use crate::event::Event;
-use crate::xml::{self, Element};
+use crate::xml::{self, Element, FlatFields};
 
 /// One pushed message or event, with its raw fields kept.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Inbound {
     /// The account's original ID (`gh_…`); the reply's `FromUserName`.
     pub to_user_name: String,
@@ -23,8 +24,19 @@ pub struct Inbound {
     pub msg_type: String,
     /// The typed view.
     pub kind: Kind,
-    /// The whole `<xml>` element, for fields the typed view does not cover.
-    pub root: Element,
+    /// The whole document, for fields the typed view does not cover ([`Inbound::root`]).
+    document: Document,
+}
+
+impl PartialEq for Inbound {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_user_name == other.to_user_name
+            && self.from_user_name == other.from_user_name
+            && self.create_time == other.create_time
+            && self.msg_type == other.msg_type
+            && self.kind == other.kind
+            && self.root() == other.root()
+    }
 }
 
 /// What a push is: an ordinary message or an event.
@@ -191,19 +203,95 @@ impl Inbound {
             create_time,
             msg_type,
             kind,
-            root,
+            document: Document::Tree(root),
         })
     }
 
     /// Parse a plaintext push body: [`xml::parse_document`] then [`Inbound::from_element`].
+    /// A flat message (an `<xml>` root of plain-text fields) is read in place instead, with the
+    /// same result, and its tree is built only if [`Inbound::root`] is asked for.
     ///
     /// # Errors
     ///
     /// [`ParseError::Xml`] for a document the hardened reader refuses, otherwise as
     /// [`Inbound::from_element`].
     pub fn parse(input: &[u8], limits: xml::XmlLimits) -> Result<Self, ParseError> {
+        if let Some(inbound) =
+            xml::parse_flat(input, limits).and_then(|flat| Self::from_flat(&flat))
+        {
+            return Ok(inbound);
+        }
         let root = xml::parse_document(input, limits)?;
         Self::from_element(root)
+    }
+
+    /// A push read from a flat document ([`xml::parse_flat`]): what [`Inbound::parse`] gives
+    /// for the same input. `None` when the document is not an `<xml>` root with both header
+    /// fields; the full reader then says what is wrong.
+    #[must_use]
+    pub fn from_flat(flat: &FlatFields<'_>) -> Option<Self> {
+        if flat.root() != "xml" || flat.is_empty() {
+            return None;
+        }
+        let msg_type = ident(flat, "MsgType").unwrap_or_default();
+        if msg_type.eq_ignore_ascii_case("event") {
+            // Events read sections of the tree: build it.
+            return Self::from_element(flat.build_tree()?).ok();
+        }
+        let to_user_name = ident(flat, "ToUserName")?;
+        let from_user_name = ident(flat, "FromUserName")?;
+        let create_time = number(flat, "CreateTime").unwrap_or(0);
+        let kind = Kind::Message(Message::from_root(flat, &msg_type));
+        let document = Document::Flat(FlatDocument::new(flat)?);
+        Some(Self {
+            to_user_name,
+            from_user_name,
+            create_time,
+            msg_type,
+            kind,
+            document,
+        })
+    }
+
+    /// A push assembled from its parts, for a caller that typed it itself (a tool building
+    /// a message by hand); [`Inbound::from_element`] types a tree.
+    #[must_use]
+    pub fn from_parts(header: (String, String, i64, String), kind: Kind, root: Element) -> Self {
+        let (to_user_name, from_user_name, create_time, msg_type) = header;
+        Self {
+            to_user_name,
+            from_user_name,
+            create_time,
+            msg_type,
+            kind,
+            document: Document::Tree(root),
+        }
+    }
+
+    /// The whole `<xml>` element, for fields the typed view does not cover.
+    #[must_use]
+    pub fn root(&self) -> &Element {
+        match &self.document {
+            Document::Tree(root) => root,
+            Document::Flat(flat) => flat.tree(),
+        }
+    }
+
+    /// Keep only the top-level fields whose name `keep` accepts (with everything under them),
+    /// so a push held for later holds no more of its document than it needs; the typed view
+    /// is unchanged.
+    pub fn retain_fields(&mut self, keep: impl Fn(&str) -> bool) {
+        let kept = match &mut self.document {
+            Document::Tree(root) => {
+                root.children.retain(|field| keep(&field.name));
+                root.children.shrink_to_fit();
+                return;
+            }
+            Document::Flat(flat) => {
+                xml::flat_tree("xml", flat.iter().filter(|(name, _)| keep(name)))
+            }
+        };
+        self.document = Document::Tree(kept);
     }
 
     /// The message, when this push is one.
@@ -227,37 +315,37 @@ impl Inbound {
     /// `MsgId` (ordinary messages) or `MsgID` (template/mass job events), as a 64-bit integer.
     #[must_use]
     pub fn msg_id(&self) -> Option<u64> {
-        number(&self.root, "MsgId").or_else(|| number(&self.root, "MsgID"))
+        number(&self.document, "MsgId").or_else(|| number(&self.document, "MsgID"))
     }
 
     /// The `Event` field as sent (trimmed), e.g. `subscribe` or `SCAN`.
     #[must_use]
     pub fn event_name(&self) -> Option<&str> {
-        self.root.child_text("Event").map(str::trim)
+        text(&self.document, "Event").map(str::trim)
     }
 
     /// `EventKey` as sent (the `qrscene_` prefix of a QR-code subscribe is kept).
     #[must_use]
     pub fn event_key(&self) -> Option<&str> {
-        self.root.child_text("EventKey")
+        text(&self.document, "EventKey")
     }
 
     /// The text message's `Content`, as sent.
     #[must_use]
     pub fn content(&self) -> Option<&str> {
-        self.root.child_text("Content")
+        text(&self.document, "Content")
     }
 
     /// `MediaId` of a media message.
     #[must_use]
     pub fn media_id(&self) -> Option<&str> {
-        self.root.child_text("MediaId")
+        text(&self.document, "MediaId")
     }
 
     /// The text of any top-level field; `None` when missing or empty.
     #[must_use]
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.root.child_text(name)
+        text(&self.document, name)
     }
 
     /// The key under which retries of this push are recognised (PROTOCOL.md §7.3).
@@ -300,7 +388,7 @@ impl Inbound {
 
 impl Message {
     /// Type the fields of `root` according to `msg_type` (matched case-insensitively).
-    pub(crate) fn from_root(root: &Element, msg_type: &str) -> Self {
+    pub(crate) fn from_root(root: &(impl Fields + ?Sized), msg_type: &str) -> Self {
         let msg_id = || number(root, "MsgId");
         let mut lower = [0u8; SHORT_NAME_MAX];
         match lowercase_short(msg_type, &mut lower) {
@@ -374,28 +462,33 @@ pub(crate) fn lowercase_short<'b>(name: &str, buf: &'b mut [u8; SHORT_NAME_MAX])
     std::str::from_utf8(out).unwrap_or("")
 }
 
+/// A field's text as sent, `None` when missing or blank ([`Element::child_text`]).
+fn text<'f>(el: &'f (impl Fields + ?Sized), name: &str) -> Option<&'f str> {
+    el.first(name).filter(|t| !xml::is_xml_whitespace(t))
+}
+
 /// An identifier-like field (trimmed), `None` when missing or blank.
-pub(crate) fn ident(el: &Element, name: &str) -> Option<String> {
-    el.child_text(name).map(|t| t.trim().to_owned())
+pub(crate) fn ident(el: &(impl Fields + ?Sized), name: &str) -> Option<String> {
+    text(el, name).map(|t| t.trim().to_owned())
 }
 
 /// A string field as sent; empty when missing.
-pub(crate) fn string(el: &Element, name: &str) -> String {
-    el.child(name).map(|c| c.text.clone()).unwrap_or_default()
+pub(crate) fn string(el: &(impl Fields + ?Sized), name: &str) -> String {
+    el.first(name).map(str::to_owned).unwrap_or_default()
 }
 
 /// An optional string field as sent; `None` when missing or blank.
-pub(crate) fn opt_string(el: &Element, name: &str) -> Option<String> {
-    el.child_text(name).map(str::to_owned)
+pub(crate) fn opt_string(el: &(impl Fields + ?Sized), name: &str) -> Option<String> {
+    text(el, name).map(str::to_owned)
 }
 
 /// A number field parsed leniently: surrounding whitespace ignored, anything unparseable is `None`.
-pub(crate) fn number<T: FromStr>(el: &Element, name: &str) -> Option<T> {
-    el.child(name).and_then(|c| c.text.trim().parse().ok())
+pub(crate) fn number<T: FromStr>(el: &(impl Fields + ?Sized), name: &str) -> Option<T> {
+    el.first(name).and_then(|t| t.trim().parse().ok())
 }
 
 /// A finite floating-point field (`NaN`/`inf` spellings are treated as unparseable).
-pub(crate) fn float(el: &Element, name: &str) -> Option<f64> {
+pub(crate) fn float(el: &(impl Fields + ?Sized), name: &str) -> Option<f64> {
     number::<f64>(el, name).filter(|f| f.is_finite())
 }
 
@@ -473,6 +566,89 @@ mod tests {
         .unwrap();
         assert_eq!(m.create_time, 0);
         assert_eq!(m.dedup_key(), "gh|o|0|image");
+    }
+
+    /// The tree reader's view of `doc`, for comparing with [`Inbound::parse`]'s.
+    fn through_the_tree(doc: &str) -> Result<Inbound, ParseError> {
+        Inbound::from_element(xml::parse_document(doc.as_bytes(), XmlLimits::default())?)
+    }
+
+    /// Everything a caller can read of a push.
+    fn view(m: &Inbound, names: &[&str]) -> Vec<Option<String>> {
+        let mut seen = vec![
+            Some(m.dedup_key()),
+            m.msg_id().map(|id| id.to_string()),
+            m.event_name().map(str::to_owned),
+            m.event_key().map(str::to_owned),
+            m.content().map(str::to_owned),
+            m.media_id().map(str::to_owned),
+            Some(format!("{:?}", m.kind)),
+            Some(xml::to_document(m.root())),
+        ];
+        seen.extend(names.iter().map(|n| m.field(n).map(str::to_owned)));
+        seen
+    }
+
+    #[test]
+    fn a_flat_message_is_read_in_place_as_the_tree_reads_it() {
+        let doc = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName>\n<FromUserName> o1 </FromUserName><CreateTime>1348831860</CreateTime><MsgType>text</MsgType><Content><![CDATA[ hi ]]></Content><MsgId>42</MsgId><Extra></Extra></xml>";
+        let flat = parse(doc).unwrap();
+        assert!(matches!(flat.document, Document::Flat(_)));
+        let tree = through_the_tree(doc).unwrap();
+        assert_eq!(flat, tree);
+        let names = ["Content", "Extra", "MsgId", "Missing"];
+        assert_eq!(view(&flat, &names), view(&tree, &names));
+        assert_eq!(flat.from_user_name, "o1");
+        // Kept for the log: only the fields asked for, in either form.
+        let (mut flat, mut tree) = (flat, tree);
+        flat.retain_fields(|name| name == "MsgId");
+        tree.retain_fields(|name| name == "MsgId");
+        assert_eq!(flat.root(), tree.root());
+        assert_eq!(flat.root().children.len(), 1);
+        assert_eq!(flat.msg_id(), Some(42));
+        // Events and anything not flat take the tree.
+        let event = parse("<xml><ToUserName>g</ToUserName><FromUserName>o</FromUserName><MsgType>event</MsgType><Event>subscribe</Event></xml>").unwrap();
+        assert!(matches!(event.document, Document::Tree(_)));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+        /// Whatever a push holds, the in-place read and the tree agree on everything a caller
+        /// can see of it, errors included.
+        #[test]
+        fn the_in_place_read_agrees_with_the_tree(
+            fields in proptest::collection::vec(
+                (
+                    "ToUserName|FromUserName|CreateTime|MsgType|Content|MsgId|MsgID|MediaId|Event|EventKey|Location_X|Scale|Label|Format|Recognition|PicUrl|bizmsgmenuid|X",
+                    "[ a-z0-9.中]{0,5}|text|image|voice|location|link|event|TEXT|1e3| 7 |-1",
+                    0..3u8,
+                ),
+                0..10,
+            ),
+            root in "xml|xml|xml|root",
+            header in proptest::prelude::any::<[bool; 2]>(),
+        ) {
+            // Mostly with the header, so that most cases are messages both readers accept.
+            let mut doc = format!("<{root}>");
+            if header[0] || header[1] {
+                doc.push_str("<ToUserName>gh_1</ToUserName><FromUserName><![CDATA[o1]]></FromUserName>");
+            }
+            for (name, text, form) in &fields {
+                match form {
+                    0 => doc.push_str(&format!("<{name}>{text}</{name}>")),
+                    1 => doc.push_str(&format!("<{name}><![CDATA[{text}]]></{name}>\n")),
+                    _ => doc.push_str(&format!(" <{name}><![CDATA[{text}]]></{name}>")),
+                }
+            }
+            doc.push_str(&format!("</{root}>"));
+            let (ours, tree) = (parse(&doc), through_the_tree(&doc));
+            proptest::prop_assert_eq!(&ours, &tree, "{}", doc);
+            if let (Ok(ours), Ok(tree)) = (ours, tree) {
+                let names: Vec<&str> = fields.iter().map(|(n, _, _)| n.as_str()).collect();
+                proptest::prop_assert_eq!(view(&ours, &names), view(&tree, &names), "{}", doc);
+            }
+        }
     }
 
     #[test]

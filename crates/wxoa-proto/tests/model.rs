@@ -787,7 +787,7 @@ fn extra_fields_attributes_comments_and_declaration_are_tolerated() {
     assert_eq!(m.content(), Some("a"));
     assert_eq!(m.field("AgentID"), Some("1"));
     let deeper = m
-        .root
+        .root()
         .child("Nested")
         .and_then(|n| n.child("Deep"))
         .and_then(|d| d.child_text("Deeper"));

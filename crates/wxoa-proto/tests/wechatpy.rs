@@ -1125,7 +1125,7 @@ fn inbound_parse_agrees_with_wechatpy() {
             match value {
                 Value::String(v) => assert_eq!(inbound.field(key), Some(v.as_str()), "{n}.{key}"),
                 Value::Null => assert_eq!(inbound.field(key), None, "{n}.{key}"),
-                _ => assert!(inbound.root.child(key).is_some(), "{n}.{key}"),
+                _ => assert!(inbound.root().child(key).is_some(), "{n}.{key}"),
             }
         }
         match &inbound.kind {

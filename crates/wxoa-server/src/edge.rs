@@ -162,6 +162,12 @@ fn into_response(r: EdgeResponse) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     // The content type is one of the service's `&'static str` constants: wrap it without the
     // validating copy a `&str` header value costs on every response.
-    let content_type = HeaderValue::from_static(r.content_type);
-    (status, [(header::CONTENT_TYPE, content_type)], r.body).into_response()
+    // Built directly: a body's `into_response` would first set a content type of its own.
+    let mut response = Response::new(Body::from(r.body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(r.content_type),
+    );
+    response
 }

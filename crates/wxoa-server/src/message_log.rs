@@ -174,10 +174,8 @@ impl Answered {
         source: Source,
         latency: Duration,
     ) -> Self {
-        let root = &mut push.inbound.root;
-        root.children
-            .retain(|field| ROW_FIELDS.iter().any(|name| field.is_named(name)));
-        root.children.shrink_to_fit();
+        push.inbound
+            .retain_fields(|field| ROW_FIELDS.contains(&field));
         Self {
             appid,
             push,
@@ -204,9 +202,16 @@ impl MessageLog {
     /// Offers an answered push to the writer, which builds its row; when the queue is full it
     /// is dropped and counted. Never waits.
     pub fn record(&self, answered: Answered) {
-        // A full queue stays full for a while under overload: drop before boxing.
-        if self.tx.capacity() == 0 || self.tx.try_send(Box::new(answered)).is_err() {
-            self.counts.drop_one();
+        self.record_with(|| answered);
+    }
+
+    /// [`MessageLog::record`] for the entry `make` builds, which it calls only when the queue
+    /// has room: a full queue stays full for a while under overload, and then each push is
+    /// dropped without being trimmed and boxed first.
+    pub fn record_with(&self, make: impl FnOnce() -> Answered) {
+        match self.tx.try_reserve() {
+            Ok(slot) => slot.send(Box::new(make())),
+            Err(_) => self.counts.drop_one(),
         }
     }
 
@@ -637,7 +642,7 @@ mod tests {
                 Source::Fresh,
                 latency,
             );
-            assert!(queued.push.inbound.root.children.len() <= 2, "{xml}");
+            assert!(queued.push.inbound.root().children.len() <= 2, "{xml}");
             assert_eq!(queued.into_entry(), whole, "{xml}");
         }
     }
@@ -702,6 +707,14 @@ mod tests {
         let stats = log.stats();
         assert_eq!(stats.queue_depth, 4, "{stats:?}");
         assert_eq!(stats.dropped, 3, "{stats:?}");
+        // With the queue full, the entry is not even built.
+        let mut built = false;
+        log.record_with(|| {
+            built = true;
+            entry(8)
+        });
+        assert!(!built);
+        assert_eq!(log.stats().dropped, 4);
         gate.notify_one();
         gate.notify_one();
         assert!(writer.shutdown(Duration::from_secs(10)).await);

@@ -98,13 +98,9 @@ pub async fn respond(app: &Arc<App>, request: EdgeRequest<'_>) -> EdgeResponse {
             if let Some(log) = &app.backends().message_log
                 && source.is_logged()
             {
-                log.record(Answered::new(
-                    Arc::clone(app.appid()),
-                    decoded,
-                    handled,
-                    source,
-                    elapsed,
-                ));
+                log.record_with(|| {
+                    Answered::new(Arc::clone(app.appid()), decoded, handled, source, elapsed)
+                });
             }
             EdgeResponse {
                 status: 200,

@@ -52,7 +52,7 @@ impl WorkPayload {
         placeholder: &str,
     ) -> Self {
         Self {
-            xml: xml::to_document(&inbound.root),
+            xml: xml::to_document(inbound.root()),
             received_at,
             rule: rule.to_owned(),
             on_slow,

@@ -1180,7 +1180,7 @@ fn probe_events() {
     let loc = event_message("LOCATION", None);
     assert!(loc.field("Latitude").is_some());
     let scan = event_message("scancode_waitmsg", Some("rselfmenu_0_0"));
-    assert!(scan.root.child("ScanCodeInfo").is_some());
+    assert!(scan.root().child("ScanCodeInfo").is_some());
     let unknown = event_message("something_new", None);
     assert!(
         matches!(unknown.kind, Kind::Event(Event::Unknown { .. })),

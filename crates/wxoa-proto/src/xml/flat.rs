@@ -1,10 +1,13 @@
-//! A borrowing read of flat documents (one root holding only text fields), so the 安全-mode
-//! envelope is read without building a tree. Anything else is left to [`super::parse_document`].
+//! A borrowing read of flat documents (one root holding only text fields): the 安全-mode
+//! envelope is read without building a tree, and a flat push's tree is built straight from its
+//! fields. Anything else is left to the full reader.
 
 use memchr::memchr;
 
 use super::simple::{is_literal_text, is_simple_name};
-use super::{XmlLimits, find_cdata_end, has_forbidden_control, is_xml_whitespace};
+use super::{
+    Element, XmlLimits, find_cdata_end, has_forbidden_control, intern_name, is_xml_whitespace,
+};
 
 /// The most fields a flat document may have here (a 兼容-mode envelope carries the whole push
 /// beside `<Encrypt>`, about ten); longer documents take the full reader.
@@ -13,6 +16,9 @@ const MAX_FIELDS: usize = 16;
 /// The fields of a flat document, in document order, borrowed from the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlatFields<'a> {
+    /// The whole document, as read.
+    source: &'a str,
+    root: &'a str,
     fields: [(&'a str, &'a str); MAX_FIELDS],
     len: usize,
 }
@@ -27,6 +33,37 @@ impl<'a> FlatFields<'a> {
     /// Every field as `(name, text)`, in document order.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
         self.fields[..self.len].iter().copied()
+    }
+
+    /// How many fields there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the root holds no field.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The root element's name.
+    #[must_use]
+    pub fn root(&self) -> &'a str {
+        self.root
+    }
+
+    /// The whole document the fields were read from: every name and text is a slice of it.
+    #[must_use]
+    pub fn source(&self) -> &'a str {
+        self.source
+    }
+
+    /// The tree [`super::parse_document`] reads from the same document: the root and one
+    /// childless element a field. `None` for a root without fields, whose whitespace the full
+    /// reader keeps as the root's text.
+    pub(crate) fn build_tree(&self) -> Option<Element> {
+        (!self.is_empty()).then(|| flat_tree(self.root, self.iter()))
     }
 }
 
@@ -43,13 +80,15 @@ pub fn parse_flat(input: &[u8], limits: XmlLimits) -> Option<FlatFields<'_>> {
     if input.len() > limits.max_bytes || limits.max_depth < 2 {
         return None;
     }
-    let text = std::str::from_utf8(input).ok()?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let source = std::str::from_utf8(input).ok()?;
+    let text = source.strip_prefix('\u{feff}').unwrap_or(source);
     if has_forbidden_control(text.as_bytes()) {
         return None;
     }
     let (root, mut rest) = open_tag(skip_whitespace(text))?;
     let mut flat = FlatFields {
+        source,
+        root,
         fields: [("", ""); MAX_FIELDS],
         len: 0,
     };
@@ -79,6 +118,24 @@ pub fn parse_flat(input: &[u8], limits: XmlLimits) -> Option<FlatFields<'_>> {
     }
 }
 
+/// The tree of a flat document: a root called `root` holding one childless element a field.
+pub(crate) fn flat_tree<'f>(
+    root: &str,
+    fields: impl Iterator<Item = (&'f str, &'f str)>,
+) -> Element {
+    Element {
+        name: intern_name(root),
+        text: String::new(),
+        children: fields
+            .map(|(name, text)| Element {
+                name: intern_name(name),
+                text: text.to_owned(),
+                children: Vec::new(),
+            })
+            .collect(),
+    }
+}
+
 /// `<name>` at the start of `s` with a simple name: the name and what follows the tag.
 fn open_tag(s: &str) -> Option<(&str, &str)> {
     let s = s.strip_prefix('<')?;
@@ -100,7 +157,7 @@ fn skip_whitespace(s: &str) -> &str {
 mod tests {
     use proptest::prelude::*;
 
-    use super::super::parse_document;
+    use super::super::{parse_document, parse_str};
     use super::*;
 
     const ENVELOPE: &str = "<xml>\n    <ToUserName><![CDATA[gh_1]]></ToUserName>\n    <Encrypt><![CDATA[abc+/=]]></Encrypt>\n</xml>";
@@ -112,6 +169,26 @@ mod tests {
         assert_eq!(flat.get("ToUserName"), Some("gh_1"));
         assert_eq!(flat.get("MsgType"), None);
         assert_eq!(flat.iter().count(), 2);
+    }
+
+    #[test]
+    fn a_push_s_tree_is_built_from_its_fields() {
+        let tree = parse_flat(ENVELOPE.as_bytes(), XmlLimits::default())
+            .and_then(|flat| flat.build_tree())
+            .unwrap();
+        assert_eq!(Ok(tree.clone()), parse_str(ENVELOPE, 16));
+        assert_eq!(tree.child("Encrypt").unwrap().text, "abc+/=");
+        // A root without fields keeps its whitespace as text: the full reader builds that one.
+        for doc in ["<xml>\n</xml>", "<xml></xml>"] {
+            let flat = parse_flat(doc.as_bytes(), XmlLimits::default()).unwrap();
+            assert_eq!(flat.build_tree(), None, "{doc}");
+        }
+        assert_eq!(
+            parse_document(b"<xml>\n</xml>", XmlLimits::default())
+                .unwrap()
+                .text,
+            "\n"
+        );
     }
 
     #[test]
@@ -187,6 +264,10 @@ mod tests {
                     prop_assert_eq!(&*child.name, name, "{}", doc);
                     prop_assert_eq!(&child.text, text, "{}", doc);
                     prop_assert!(child.children.is_empty(), "{}", doc);
+                }
+                // The tree built from the fields is the one quick-xml's events give.
+                if let Some(tree) = flat.build_tree() {
+                    prop_assert_eq!(Ok(tree), parse_str(&doc, XmlLimits::default().max_depth), "{}", doc);
                 }
             }
         }

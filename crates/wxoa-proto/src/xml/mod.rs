@@ -24,6 +24,7 @@ mod flat;
 mod simple;
 mod write;
 
+pub(crate) use flat::flat_tree;
 pub use flat::{FlatFields, parse_flat};
 pub use write::to_document;
 
@@ -157,6 +158,10 @@ pub fn parse_document(input: &[u8], limits: XmlLimits) -> Result<Element, XmlErr
             len: input.len(),
             max: limits.max_bytes,
         });
+    }
+    // A push is nearly always one root of text fields: its tree is built from them directly.
+    if let Some(root) = parse_flat(input, limits).and_then(|flat| flat.build_tree()) {
+        return Ok(root);
     }
     let text = std::str::from_utf8(input).map_err(|_| XmlError::NotUtf8)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -446,7 +451,11 @@ const COMMON_NAMES: &[&str] = &[
 
 /// `name` as a shared static string when it is a common one, else a copy.
 pub(crate) fn intern_name(name: &str) -> Cow<'static, str> {
-    match COMMON_NAMES.iter().find(|common| **common == name) {
+    // Most names differ from most common ones in length or first byte: test those first.
+    let first = name.as_bytes().first();
+    match COMMON_NAMES.iter().find(|common| {
+        common.len() == name.len() && common.as_bytes().first() == first && **common == name
+    }) {
         Some(common) => Cow::Borrowed(common),
         None => Cow::Owned(name.to_owned()),
     }

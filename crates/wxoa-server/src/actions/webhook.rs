@@ -212,7 +212,7 @@ pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
 /// The JSON the backend receives for `inbound`.
 #[must_use]
 pub(crate) fn payload(inbound: &Inbound, captures: &Captured, rule: &str) -> Value {
-    let mut obj = element_fields(&inbound.root);
+    let mut obj = element_fields(inbound.root());
     obj.insert("CreateTime".to_owned(), Value::from(inbound.create_time));
     obj.insert(
         "captures".to_owned(),

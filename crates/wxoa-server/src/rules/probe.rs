@@ -311,16 +311,18 @@ fn fallback(msg_type: &str, fields: Vec<Node>) -> Inbound {
     };
     match Inbound::from_element(root.clone()) {
         Ok(msg) => msg,
-        Err(_) => Inbound {
-            to_user_name: PROBE_ACCOUNT.to_owned(),
-            from_user_name: PROBE_OPENID.to_owned(),
-            create_time: PROBE_CREATE_TIME,
-            msg_type: msg_type.to_owned(),
-            kind: Kind::Message(Message::Unknown {
+        Err(_) => Inbound::from_parts(
+            (
+                PROBE_ACCOUNT.to_owned(),
+                PROBE_OPENID.to_owned(),
+                PROBE_CREATE_TIME,
+                msg_type.to_owned(),
+            ),
+            Kind::Message(Message::Unknown {
                 msg_type: msg_type.to_owned(),
             }),
             root,
-        },
+        ),
     }
 }
 
