@@ -93,7 +93,12 @@ impl Fields for Element {
 
 impl Fields for FlatDocument {
     fn first(&self, name: &str) -> Option<&str> {
-        self.iter().find(|(n, _)| *n == name).map(|(_, text)| text)
+        // Names are compared as bytes: only the field found is sliced as text.
+        let bytes = self.text.as_bytes();
+        self.fields
+            .iter()
+            .find(|(n, _)| bytes.get(n.start as usize..n.end as usize) == Some(name.as_bytes()))
+            .map(|&(_, text)| self.slice(text))
     }
 }
 

@@ -315,6 +315,12 @@ impl Inbound {
     /// `MsgId` (ordinary messages) or `MsgID` (template/mass job events), as a 64-bit integer.
     #[must_use]
     pub fn msg_id(&self) -> Option<u64> {
+        // An ordinary message typed its `MsgId` already.
+        if let Kind::Message(message) = &self.kind
+            && let Some(id) = message.msg_id()
+        {
+            return Some(id);
+        }
         number(&self.document, "MsgId").or_else(|| number(&self.document, "MsgID"))
     }
 
@@ -387,6 +393,22 @@ impl Inbound {
 }
 
 impl Message {
+    /// `MsgId`, as typed (`None` for [`Message::Unknown`], whose fields stay in the document).
+    #[must_use]
+    pub fn msg_id(&self) -> Option<u64> {
+        match self {
+            Message::Text { msg_id, .. }
+            | Message::Image { msg_id, .. }
+            | Message::Voice { msg_id, .. }
+            | Message::Video { msg_id, .. }
+            | Message::ShortVideo { msg_id, .. }
+            | Message::Location { msg_id, .. }
+            | Message::Link { msg_id, .. }
+            | Message::MiniProgramPage { msg_id, .. } => *msg_id,
+            Message::Unknown { .. } => None,
+        }
+    }
+
     /// Type the fields of `root` according to `msg_type` (matched case-insensitively).
     pub(crate) fn from_root(root: &(impl Fields + ?Sized), msg_type: &str) -> Self {
         let msg_id = || number(root, "MsgId");
