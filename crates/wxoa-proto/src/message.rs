@@ -186,25 +186,13 @@ impl Inbound {
                 found: root.name.into_owned(),
             });
         }
-        let to_user_name =
-            ident(&root, "ToUserName").ok_or(ParseError::MissingField("ToUserName"))?;
-        let from_user_name =
-            ident(&root, "FromUserName").ok_or(ParseError::MissingField("FromUserName"))?;
-        let create_time = number(&root, "CreateTime").unwrap_or(0);
-        let msg_type = ident(&root, "MsgType").unwrap_or_default();
-        let kind = if msg_type.eq_ignore_ascii_case("event") {
+        let header = read_header(&root)?;
+        let kind = if is_event(&header) {
             Kind::Event(Event::from_root(&root))
         } else {
-            Kind::Message(Message::from_root(&root, &msg_type))
+            Kind::Message(Message::from_root(&root, &header.3))
         };
-        Ok(Self {
-            to_user_name,
-            from_user_name,
-            create_time,
-            msg_type,
-            kind,
-            document: Document::Tree(root),
-        })
+        Ok(Self::from_parts(header, kind, root))
     }
 
     /// Parse a plaintext push body: [`xml::parse_document`] then [`Inbound::from_element`].
@@ -233,30 +221,27 @@ impl Inbound {
         if flat.root() != "xml" || flat.is_empty() {
             return None;
         }
-        let msg_type = ident(flat, "MsgType").unwrap_or_default();
-        if msg_type.eq_ignore_ascii_case("event") {
+        let header = read_header(flat).ok()?;
+        if is_event(&header) {
             // Events read sections of the tree: build it.
-            return Self::from_element(flat.build_tree()?).ok();
+            let root = flat.build_tree()?;
+            let kind = Kind::Event(Event::from_root(&root));
+            return Some(Self::from_parts(header, kind, root));
         }
-        let to_user_name = ident(flat, "ToUserName")?;
-        let from_user_name = ident(flat, "FromUserName")?;
-        let create_time = number(flat, "CreateTime").unwrap_or(0);
-        let kind = Kind::Message(Message::from_root(flat, &msg_type));
+        let kind = Kind::Message(Message::from_root(flat, &header.3));
         let document = Document::Flat(FlatDocument::new(flat)?);
-        Some(Self {
-            to_user_name,
-            from_user_name,
-            create_time,
-            msg_type,
-            kind,
-            document,
-        })
+        Some(Self::assembled(header, kind, document))
     }
 
     /// A push assembled from its parts, for a caller that typed it itself (a tool building
     /// a message by hand); [`Inbound::from_element`] types a tree.
     #[must_use]
-    pub fn from_parts(header: (String, String, i64, String), kind: Kind, root: Element) -> Self {
+    pub fn from_parts(header: Header, kind: Kind, root: Element) -> Self {
+        Self::assembled(header, kind, Document::Tree(root))
+    }
+
+    /// The push of `header`, `kind` and `document`, however the document was read.
+    fn assembled(header: Header, kind: Kind, document: Document) -> Self {
         let (to_user_name, from_user_name, create_time, msg_type) = header;
         Self {
             to_user_name,
@@ -264,7 +249,7 @@ impl Inbound {
             create_time,
             msg_type,
             kind,
-            document: Document::Tree(root),
+            document,
         }
     }
 
@@ -482,6 +467,26 @@ pub(crate) fn lowercase_short<'b>(name: &str, buf: &'b mut [u8; SHORT_NAME_MAX])
     out.make_ascii_lowercase();
     // ASCII lower-casing keeps UTF-8 valid.
     std::str::from_utf8(out).unwrap_or("")
+}
+
+/// A push's header: `ToUserName`, `FromUserName`, `CreateTime` and `MsgType`, as
+/// [`Inbound`] keeps them.
+pub type Header = (String, String, i64, String);
+
+/// The header of a push's fields: `ToUserName` and `FromUserName` are required, `CreateTime`
+/// is 0 and `MsgType` empty when missing.
+fn read_header(fields: &(impl Fields + ?Sized)) -> Result<Header, ParseError> {
+    let to_user_name = ident(fields, "ToUserName").ok_or(ParseError::MissingField("ToUserName"))?;
+    let from_user_name =
+        ident(fields, "FromUserName").ok_or(ParseError::MissingField("FromUserName"))?;
+    let create_time = number(fields, "CreateTime").unwrap_or(0);
+    let msg_type = ident(fields, "MsgType").unwrap_or_default();
+    Ok((to_user_name, from_user_name, create_time, msg_type))
+}
+
+/// Whether the push is an event (`MsgType` `event`, in any case).
+fn is_event(header: &Header) -> bool {
+    header.3.eq_ignore_ascii_case("event")
 }
 
 /// A field's text as sent, `None` when missing or blank ([`Element::child_text`]).
